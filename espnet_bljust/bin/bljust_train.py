@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""Train an ASR model with BL-JUST (or its baselines) as an espnet2 task.
+
+Takes every option of ``python -m espnet2.bin.asr_train`` plus the BL-JUST
+ones (``--print_config`` shows all of them with their defaults).
+"""
+
+from espnet_bljust.tasks.bljust import BLJUSTTask
+
+
+def get_parser():
+    return BLJUSTTask.get_parser()
+
+
+def main(cmd=None):
+    r"""BL-JUST training.
+
+    Example:
+        % python -m espnet_bljust.bin.bljust_train --print_config \
+            --strategy bljust --unsup_loss contrastive
+        % python -m espnet_bljust.bin.bljust_train --config conf/train.yaml \
+            --unlabeled_data_path_and_name_and_type dump/unlab/wav.scp,speech,sound
+    """
+    BLJUSTTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()

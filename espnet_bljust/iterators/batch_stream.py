@@ -1,0 +1,145 @@
+"""An endless, resumable stream of mini-batches over one dataset."""
+
+import itertools
+import logging
+import random
+from functools import partial
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+
+def _seed_worker(worker_id: int, base_seed: int = 0) -> None:
+    random.seed(base_seed + worker_id)
+    np.random.seed(base_seed + worker_id)
+
+
+class BatchStream:
+    """Cycles over a fixed list of mini-batches, pass after pass.
+
+    Each pass visits every batch once, in an order drawn from
+    ``seed + pass_index`` (as espnet2's iterators draw theirs from
+    ``seed + epoch``). The position ``(pass_index, offset)`` counts batches
+    handed out, so a stream rebuilt at the same position yields the same
+    batches: that is what a checkpoint stores.
+
+    Args:
+        dataset: an espnet2 dataset (``dataset[uid] -> (uid, dict)``).
+        batches: the mini-batches as lists of utterance ids.
+        collate_fn: espnet2 collate function -> (ids, batch dict).
+        seed: base seed of the per-pass order.
+        shuffle: shuffle the batch order per pass.
+        num_workers: DataLoader workers.
+        pin_memory: DataLoader pin_memory.
+        name: for log messages.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batches: Sequence[Sequence[str]],
+        collate_fn,
+        seed: int = 0,
+        shuffle: bool = True,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        name: str = "stream",
+    ):
+        if len(batches) == 0:
+            raise ValueError(f"the {name} stream has no mini-batches")
+        self.dataset = dataset
+        self.batches = [list(b) for b in batches]
+        self.collate_fn = collate_fn
+        self.seed = seed
+        self.shuffle = shuffle
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.name = name
+        self._pass = 0
+        self._offset = 0
+        self._iter: Optional[Iterator] = None
+
+    @property
+    def batches_per_pass(self) -> int:
+        return len(self.batches)
+
+    @property
+    def position(self) -> Tuple[int, int]:
+        """(pass_index, batches consumed in that pass)."""
+        return self._pass, self._offset
+
+    def order(self, pass_index: int) -> List[int]:
+        """Batch indices of one pass, in the order they are handed out."""
+        idx = list(range(len(self.batches)))
+        if self.shuffle:
+            np.random.RandomState(self.seed + pass_index).shuffle(idx)
+        return idx
+
+    def seek(self, pass_index: int, offset: int) -> None:
+        """Continue from ``(pass_index, offset)``; loads nothing it skips."""
+        if not 0 <= offset <= len(self.batches):
+            raise ValueError(
+                f"{self.name} stream: offset {offset} outside 0..{len(self.batches)}"
+            )
+        if (pass_index, offset) != (self._pass, self._offset) or self._iter is None:
+            self._pass, self._offset = pass_index, offset
+            self._iter = None
+
+    def _start(self) -> None:
+        if self._offset >= len(self.batches):
+            self._pass, self._offset = self._pass + 1, 0
+        remaining = [self.batches[i] for i in self.order(self._pass)[self._offset :]]
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=remaining,
+            collate_fn=self.collate_fn,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            worker_init_fn=partial(_seed_worker, base_seed=self.seed + self._pass),
+        )
+        self._iter = iter(loader)
+        logging.debug(f"{self.name} stream: pass {self._pass} from batch {self._offset}")
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Tuple[List[str], dict]:
+        if self._iter is None or self._offset >= len(self.batches):
+            self._start()
+        item = next(self._iter)
+        self._offset += 1
+        return item
+
+    def take(self, n: int) -> Iterator[Tuple[List[str], dict]]:
+        """The next ``n`` batches."""
+        return itertools.islice(self, n)
+
+    def __repr__(self) -> str:
+        sizes = [len(b) for b in self.batches]
+        return (
+            f"{self.__class__.__name__}(name={self.name}, batches={len(sizes)}, "
+            f"utts={sum(sizes)}, mean_batch={np.mean(sizes):.1f}, "
+            f"position={self.position})"
+        )
+
+
+def shard_batches(
+    batches: Sequence[Sequence[str]], rank: int, world_size: int, name: str
+) -> List[List[str]]:
+    """Give each rank its slice of every mini-batch (as espnet2 does)."""
+    for batch in batches:
+        if len(batch) < world_size:
+            raise RuntimeError(
+                f"{name}: a mini-batch has {len(batch)} utterances, fewer than "
+                f"the {world_size} processes; raise the batch size"
+            )
+    return [list(batch[rank::world_size]) for batch in batches]
+
+
+def distributed_rank() -> Tuple[int, int]:
+    """(rank, world_size) of this process; (0, 1) when not distributed."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1

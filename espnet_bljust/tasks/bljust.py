@@ -1,0 +1,391 @@
+"""BLJUSTTask: espnet2's ASR task with an unlabeled stream and a bilevel trainer."""
+
+import argparse
+import copy
+import logging
+from typing import Any, Dict, List, Optional
+
+import torch
+from espnet2.asr.espnet_model import ESPnetASRModel
+from espnet2.samplers.build_batch_sampler import build_batch_sampler
+from espnet2.tasks.abs_task import IteratorOptions, optim_classes, scheduler_classes
+from espnet2.tasks.asr import ASRTask
+from espnet2.train.dataset import ESPnetDataset
+from espnet2.train.distributed_utils import DistributedOption
+from espnet2.utils.get_default_kwargs import get_default_kwargs
+from espnet2.utils.nested_dict_action import NestedDictAction
+from espnet2.utils.types import int_or_none, str2bool, str2triple_str, str_or_none
+from typeguard import typechecked
+
+from espnet_bljust.asr.bljust_model import UPPER_UNSUP_SOURCES, BLJUSTModel
+from espnet_bljust.bilevel.penalty_schedule import GAMMA_SHAPES
+from espnet_bljust.bilevel.phases import PHASE_UNITS, STRATEGIES
+from espnet_bljust.iterators.batch_stream import (
+    BatchStream,
+    distributed_rank,
+    shard_batches,
+)
+from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
+from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
+from espnet_bljust.unsup import unsup_loss_choices
+from espnet_bljust.utils.data_checks import check_labeled_lists, check_unlabeled_lists
+
+# Strategies whose every step may need the unlabeled stream.
+NEEDS_UNLABELED = ("bljust", "pt_ft")
+
+
+def needs_unlabeled_stream(args: argparse.Namespace) -> bool:
+    """Whether the chosen strategy reads unlabeled speech."""
+    if args.strategy in NEEDS_UNLABELED:
+        return True
+    if args.strategy == "just":
+        return args.upper_unsup_source == "unlabeled" or args.exploration_len > 0
+    return False
+
+
+@torch.no_grad()
+def infer_encoder_stride(model: ESPnetASRModel, feature_size: int) -> int:
+    """Feature frames per encoder output frame, measured with one probe pass.
+
+    Works for any encoder (conv2d subsampling by 2, 4, 6, 8, or none). The
+    global RNG state is left as it was.
+    """
+    probe_frames = 512
+    with torch.random.fork_rng(devices=[]):
+        was_training = model.training
+        model.eval()
+        feats = torch.zeros(1, probe_frames, feature_size)
+        lens = torch.tensor([probe_frames])
+        if model.preencoder is not None:
+            feats, lens = model.preencoder(feats, lens)
+        out_lens = lens
+        if model.encoder is not None:
+            _, out_lens, _ = model.encoder(feats, lens)
+        model.train(was_training)
+    return max(1, round(probe_frames / int(out_lens[0])))
+
+
+class BLJUSTTask(ASRTask):
+    """ASR with joint unsupervised + supervised training (BL-JUST and baselines).
+
+    Adds to ``espnet2.tasks.asr.ASRTask``: the unlabeled stream, the
+    ``--unsup_loss`` registry, the bilevel settings, and a lower-level
+    optimizer/scheduler (``--lower_optim``...). The model is a
+    :class:`BLJUSTModel`; its config.yaml decodes with espnet2's own
+    ``asr_inference``.
+    """
+
+    class_choices_list = ASRTask.class_choices_list + [unsup_loss_choices]
+    trainer = BLJUSTTrainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser):
+        super().add_task_arguments(parser)
+        group = parser.add_argument_group(description="BL-JUST related")
+        group.add_argument(
+            "--unlabeled_data_path_and_name_and_type",
+            type=str2triple_str,
+            action="append",
+            default=[],
+            help="The unlabeled speech stream, e.g. "
+            "'dump/raw/train_unlabeled/wav.scp,speech,sound' (no text)",
+        )
+        group.add_argument(
+            "--unlabeled_shape_file",
+            type=str,
+            action="append",
+            default=[],
+            help="Shape file(s) of the unlabeled stream (speech only)",
+        )
+        group.add_argument(
+            "--unlabeled_batch_size",
+            type=int_or_none,
+            default=None,
+            help="Mini-batch size of the unlabeled stream (default: --batch_size)",
+        )
+        group.add_argument(
+            "--unlabeled_batch_bins",
+            type=int_or_none,
+            default=None,
+            help="batch_bins of the unlabeled stream (default: --batch_bins)",
+        )
+        group.add_argument(
+            "--strategy",
+            type=str,
+            default="bljust",
+            choices=STRATEGIES,
+            help="bljust: PBGD bilevel; just: f + lambda*g single level; "
+            "pt_ft: g for the exploration phase, then f; supervised: f only",
+        )
+        group.add_argument(
+            "--lower_steps_per_upper",
+            type=int,
+            default=1,
+            help="K: lower-level steps of g before each upper step (joint phase)",
+        )
+        group.add_argument("--gamma_init", type=float, default=0.1, help="Initial gamma")
+        group.add_argument("--gamma_max", type=float, default=1.0, help="Final gamma")
+        group.add_argument(
+            "--gamma_shape",
+            type=str,
+            default="linear",
+            choices=GAMMA_SHAPES,
+            help="How gamma rises from gamma_init to gamma_max",
+        )
+        group.add_argument(
+            "--gamma_ramp_steps",
+            type=int,
+            default=0,
+            help="Upper steps over which gamma rises; <= 0: the whole joint phase",
+        )
+        group.add_argument(
+            "--pbgd_step_scaling",
+            type=str2bool,
+            default=True,
+            help="Scale the upper step size by min(1, 1/gamma), as PBGD does",
+        )
+        group.add_argument(
+            "--just_weight",
+            type=float,
+            default=0.3,
+            help="lambda of the 'just' strategy's fixed objective f + lambda*g",
+        )
+        group.add_argument(
+            "--upper_unsup_source",
+            type=str,
+            default="labeled_shared",
+            choices=UPPER_UNSUP_SOURCES,
+            help="Audio the upper step's g is computed on: labeled_shared (one "
+            "masked pass over the labeled batch feeds f and g), labeled (a second "
+            "masked pass over it), unlabeled (a fresh unlabeled batch)",
+        )
+        group.add_argument(
+            "--phase_unit",
+            type=str,
+            default="epoch",
+            choices=PHASE_UNITS,
+            help="Unit of --exploration_len/--joint_len/--finetune_len",
+        )
+        group.add_argument(
+            "--exploration_len",
+            type=int,
+            default=0,
+            help="N1: unsupervised-only exploration (pre-training for pt_ft)",
+        )
+        group.add_argument(
+            "--joint_len",
+            type=int,
+            default=-1,
+            help="N2: joint phase length; < 0: until the fine-tune phase",
+        )
+        group.add_argument(
+            "--finetune_len",
+            type=int,
+            default=0,
+            help="N3: supervised-only fine-tuning at the end",
+        )
+        group.add_argument(
+            "--grad_cosine_interval",
+            type=int,
+            default=50,
+            help="Report cos(grad f, grad g) on the shared encoder every N upper "
+            "steps of the joint phase (0: never)",
+        )
+        group.add_argument(
+            "--max_nonfinite_steps",
+            type=int,
+            default=100,
+            help="Stop after this many consecutive steps with a non-finite "
+            "loss or gradient",
+        )
+        group.add_argument(
+            "--lower_optim",
+            type=lambda x: x.lower(),
+            default="adam",
+            choices=list(optim_classes),
+            help="The lower-level (unsupervised) optimizer",
+        )
+        group.add_argument(
+            "--lower_optim_conf",
+            action=NestedDictAction,
+            default=dict(),
+            help="The keyword arguments of the lower-level optimizer",
+        )
+        group.add_argument(
+            "--lower_scheduler",
+            type=lambda x: str_or_none(x.lower()),
+            default=None,
+            choices=list(scheduler_classes) + [None],
+            help="The lower-level lr scheduler",
+        )
+        group.add_argument(
+            "--lower_scheduler_conf",
+            action=NestedDictAction,
+            default=dict(),
+            help="The keyword arguments of the lower-level lr scheduler",
+        )
+
+    @classmethod
+    @typechecked
+    def get_default_config(cls) -> Dict[str, Any]:
+        config = super().get_default_config()
+        optim_class = optim_classes[config["lower_optim"]]
+        conf = get_default_kwargs(optim_class)
+        conf.update(config["lower_optim_conf"])
+        config["lower_optim_conf"] = conf
+        if config["lower_scheduler"] is not None:
+            conf = get_default_kwargs(scheduler_classes[config["lower_scheduler"]])
+            conf.update(config["lower_scheduler_conf"])
+            config["lower_scheduler_conf"] = conf
+        return config
+
+    # ------------------------------------------------------------------ model
+    @classmethod
+    @typechecked
+    def build_model(cls, args: argparse.Namespace) -> BLJUSTModel:
+        if getattr(args, "model", "espnet") != "espnet":
+            raise ValueError(
+                f"BL-JUST builds on ESPnetASRModel (--model espnet), got "
+                f"--model {args.model}"
+            )
+        base = super().build_model(args)
+        feature_size = (
+            base.frontend.output_size() if base.frontend is not None else args.input_size
+        )
+        encoder_size = (
+            base.postencoder.output_size()
+            if base.postencoder is not None
+            else base.encoder.output_size()
+        )
+        stride = infer_encoder_stride(base, feature_size)
+        unsup_class = unsup_loss_choices.get_class(args.unsup_loss)
+        unsup_loss = unsup_class(
+            encoder_output_size=encoder_size,
+            feature_size=feature_size,
+            stride=stride,
+            **args.unsup_loss_conf,
+        )
+        logging.info(f"unsupervised loss {args.unsup_loss}, encoder stride {stride}")
+        return BLJUSTModel.from_asr_model(base, args.model_conf, unsup_loss)
+
+    @classmethod
+    def build_optimizers(
+        cls, args: argparse.Namespace, model: torch.nn.Module
+    ) -> List[torch.optim.Optimizer]:
+        """[upper: theta+phi+eta, lower: theta+eta], each its own class and conf.
+
+        espnet2 builds the scheduler of the second optimizer from
+        ``args.scheduler2``; it is set here from ``--lower_scheduler``.
+        """
+        groups = model.parameter_groups()
+        upper_params = groups["shared"] + groups["supervised"] + groups["unsupervised"]
+        lower_params = groups["shared"] + groups["unsupervised"]
+        upper = optim_classes[args.optim](upper_params, **args.optim_conf)
+        lower = optim_classes[args.lower_optim](lower_params, **args.lower_optim_conf)
+        args.scheduler2 = args.lower_scheduler
+        args.scheduler2_conf = args.lower_scheduler_conf
+        return [upper, lower]
+
+    # ------------------------------------------------------------- iterators
+    @classmethod
+    def check_training_data(cls, args: argparse.Namespace) -> None:
+        """Refuse bad or missing training data before the first step."""
+        check_labeled_lists(
+            args.train_data_path_and_name_and_type, "labeled training data"
+        )
+        check_labeled_lists(
+            args.valid_data_path_and_name_and_type, "validation data"
+        )
+        if needs_unlabeled_stream(args):
+            check_unlabeled_lists(
+                args.unlabeled_data_path_and_name_and_type,
+                args.unlabeled_shape_file,
+                f"unlabeled data (needed by --strategy {args.strategy})",
+            )
+
+    @classmethod
+    def build_iter_factory(
+        cls,
+        args: argparse.Namespace,
+        distributed_option: DistributedOption,
+        mode: str,
+        kwargs: Optional[dict] = None,
+    ):
+        if mode != "train":
+            return super().build_iter_factory(args, distributed_option, mode, kwargs)
+        if args.iterator_type != "sequence":
+            raise ValueError(
+                f"BL-JUST supports --iterator_type sequence, got {args.iterator_type}"
+            )
+        cls.check_training_data(args)
+        iter_options = cls.build_iter_options(args, distributed_option, mode)
+        labeled = cls.build_batch_stream(args, iter_options, "labeled")
+        unlabeled = None
+        if needs_unlabeled_stream(args) or args.unlabeled_data_path_and_name_and_type:
+            unlabeled_options = copy.copy(iter_options)
+            unlabeled_options.data_path_and_name_and_type = (
+                args.unlabeled_data_path_and_name_and_type
+            )
+            unlabeled_options.shape_files = args.unlabeled_shape_file
+            if args.unlabeled_batch_size is not None:
+                unlabeled_options.batch_size = args.unlabeled_batch_size
+            if args.unlabeled_batch_bins is not None:
+                unlabeled_options.batch_bins = args.unlabeled_batch_bins
+            unlabeled = cls.build_batch_stream(args, unlabeled_options, "unlabeled")
+        logging.info(f"[train] {labeled}")
+        logging.info(f"[train] {unlabeled}")
+        return BilevelIterFactory(labeled, unlabeled, args.num_iters_per_epoch)
+
+    @classmethod
+    def build_batch_stream(
+        cls, args: argparse.Namespace, iter_options: IteratorOptions, name: str
+    ) -> BatchStream:
+        """Batches (espnet2's batch sampler, sharded per rank) -> BatchStream."""
+        shape_files = list(iter_options.shape_files)
+        rank, world_size = distributed_rank()
+        sampler = build_batch_sampler(
+            type=iter_options.batch_type,
+            shape_files=shape_files,
+            fold_lengths=args.fold_length[: len(shape_files)],
+            batch_size=iter_options.batch_size,
+            batch_bins=iter_options.batch_bins,
+            sort_in_batch=args.sort_in_batch,
+            sort_batch=args.sort_batch,
+            drop_last=args.drop_last_iter,
+            min_batch_size=world_size if world_size > 1 else args.min_batch_size,
+        )
+        batches = list(sampler)
+        if world_size > 1:
+            batches = shard_batches(batches, rank, world_size, name)
+        keys = {uid for batch in batches for uid in batch}
+        dataset = ESPnetDataset(
+            iter_options.data_path_and_name_and_type,
+            float_dtype=args.train_dtype,
+            preprocess=iter_options.preprocess_fn,
+            max_cache_size=iter_options.max_cache_size,
+            max_cache_fd=iter_options.max_cache_fd,
+            allow_multi_rates=iter_options.allow_multi_rates,
+            keys_to_load=keys,
+        )
+        if name == "labeled":
+            cls.check_task_requirements(dataset, args.allow_variable_data_keys, True)
+        elif not dataset.has_name("speech"):
+            raise RuntimeError(f"the {name} stream needs 'speech', got {dataset.names()}")
+        return BatchStream(
+            dataset,
+            batches,
+            collate_fn=iter_options.collate_fn,
+            seed=args.seed,
+            shuffle=True,
+            num_workers=args.num_workers,
+            pin_memory=args.ngpu > 0,
+            name=name,
+        )
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace):
+        # Lower steps leave phi unused and supervised steps leave eta unused:
+        # DistributedDataParallel must be told. (No logging here: logging is
+        # configured inside main_worker.)
+        args.unused_parameters = True
+        super().main_worker(args)

@@ -1,0 +1,384 @@
+"""The bilevel trainer: espnet2's Trainer with a BL-JUST train_one_epoch.
+
+espnet2's ``Trainer.run`` keeps doing what it does (resume, DDP wrapping,
+validation, checkpoints, best-model links, TensorBoard); this class replaces
+the epoch loop with the phase plan of the chosen strategy.
+"""
+
+import argparse
+import dataclasses
+import logging
+import math
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
+from espnet2.torch_utils.device_funcs import to_device
+from espnet2.train.trainer import Trainer, TrainerOptions
+from espnet2.utils.build_dataclass import build_dataclass
+from typeguard import typechecked
+
+from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
+from espnet_bljust.bilevel.phases import Phase, PhasePlan
+from espnet_bljust.iterators.bilevel_iter_factory import BilevelEpoch
+from espnet_bljust.train.diagnostics import gradient_cosine
+
+UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
+
+
+@dataclasses.dataclass
+class BLJUSTTrainerOptions(TrainerOptions):
+    strategy: str
+    lower_steps_per_upper: int
+    gamma_init: float
+    gamma_max: float
+    gamma_shape: str
+    gamma_ramp_steps: int
+    pbgd_step_scaling: bool
+    just_weight: float
+    upper_unsup_source: str
+    phase_unit: str
+    exploration_len: int
+    joint_len: int
+    finetune_len: int
+    grad_cosine_interval: int
+    max_nonfinite_steps: int
+    num_iters_per_epoch: Optional[int]
+
+
+def build_phase_plan(options: BLJUSTTrainerOptions) -> PhasePlan:
+    """The PhasePlan of ``options`` (total length from max_epoch)."""
+    if options.phase_unit == "epoch":
+        total = options.max_epoch
+    elif options.num_iters_per_epoch is not None:
+        total = options.max_epoch * options.num_iters_per_epoch
+    else:
+        total = None
+    return PhasePlan(
+        strategy=options.strategy,
+        unit=options.phase_unit,
+        exploration_len=options.exploration_len,
+        joint_len=options.joint_len,
+        finetune_len=options.finetune_len,
+        total=total,
+    )
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside DistributedDataParallel / DataParallel."""
+    return model.module if hasattr(model, "module") else model
+
+
+@contextmanager
+def scaled_lr(optimizer: torch.optim.Optimizer, factor: float):
+    """Multiply every param group's lr by ``factor`` for one step."""
+    if factor == 1.0:
+        yield
+        return
+    saved = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    try:
+        yield
+    finally:
+        for group, lr in zip(optimizer.param_groups, saved):
+            group["lr"] = lr
+
+
+def _params(optimizer: torch.optim.Optimizer) -> List[torch.nn.Parameter]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+def _scalar(value) -> Optional[float]:
+    if value is None:
+        return None
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
+class _StepRunner:
+    """Takes optimizer steps for one epoch: backward, clip, skip, step, schedule."""
+
+    def __init__(self, model, optimizers, schedulers, scaler, options, device):
+        self.model = model
+        self.core = unwrap(model)
+        self.optimizers = optimizers
+        self.schedulers = schedulers
+        self.scaler = scaler
+        self.options = options
+        self.device = device
+        self.state = self.core.bilevel_state
+        self.theta = self.core.parameter_groups()["shared"]
+        if options.use_amp:
+            dtype = torch.bfloat16 if device == "cpu" else torch.float16
+            self.autocast = lambda: torch.autocast(device_type=device, dtype=dtype)
+        else:
+            self.autocast = nullcontext
+
+    def batch(self, stream) -> Dict[str, torch.Tensor]:
+        _, batch = next(stream)
+        return to_device(batch, self.device)
+
+    def step(
+        self,
+        level: int,
+        compute_loss: Callable[[], Tuple[torch.Tensor, Dict]],
+        lr_scale: float = 1.0,
+    ) -> Tuple[bool, Dict[str, Optional[float]]]:
+        """One optimizer step of ``optimizers[level]`` on ``accum_grad`` batches.
+
+        ``compute_loss`` pulls its own batch and returns (loss, stats). A
+        non-finite gradient norm skips the step (counted in the state; after
+        ``max_nonfinite_steps`` in a row training stops).
+
+        Returns:
+            (stepped, stats averaged over the accumulated batches + grad_norm)
+        """
+        optimizer = self.optimizers[level]
+        scheduler = self.schedulers[level]
+        accum = self.options.accum_grad
+        self.core.zero_grad(set_to_none=True)
+        collected: Dict[str, List[float]] = {}
+        for _ in range(accum):
+            with self.autocast():
+                loss, stats = compute_loss()
+            scaled = loss / accum
+            if self.scaler is not None:
+                scaled = self.scaler.scale(scaled)
+            scaled.backward()
+            for key, value in stats.items():
+                value = _scalar(value)
+                if value is not None:
+                    collected.setdefault(key, []).append(value)
+        params = [p for p in _params(optimizer) if p.grad is not None]
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+        max_norm = self.options.grad_clip if self.options.grad_clip > 0 else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            params, max_norm=max_norm, norm_type=self.options.grad_clip_type
+        )
+        stepped = bool(torch.isfinite(grad_norm))
+        if stepped:
+            with scaled_lr(optimizer, lr_scale):
+                if self.scaler is not None:
+                    self.scaler.step(optimizer)
+                else:
+                    optimizer.step()
+            if isinstance(scheduler, AbsBatchStepScheduler):
+                scheduler.step()
+            self.state["nonfinite_streak"] = 0
+        else:
+            self.state["skipped_steps"] += 1
+            self.state["nonfinite_streak"] += 1
+            logging.warning(
+                f"non-finite gradient norm ({grad_norm}) at the "
+                f"{'upper' if level == UPPER else 'lower'} level: step skipped "
+                f"({self.state['nonfinite_streak']} in a row)"
+            )
+            if self.state["nonfinite_streak"] >= self.options.max_nonfinite_steps:
+                raise RuntimeError(
+                    f"{self.state['nonfinite_streak']} consecutive steps had a "
+                    "non-finite loss or gradient (--max_nonfinite_steps "
+                    f"{self.options.max_nonfinite_steps}); stopping. Check the data "
+                    "and lower the learning rates."
+                )
+        if self.scaler is not None:
+            self.scaler.update()
+        self.core.zero_grad(set_to_none=True)
+        stats = {k: sum(v) / len(v) for k, v in collected.items()}
+        stats["grad_norm"] = float(grad_norm)
+        if stepped:
+            self.state["upper_steps" if level == UPPER else "lower_steps"] += 1
+        return stepped, stats
+
+    # -------------------------------------------------------------- the steps
+    def lower_step(self, unlabeled) -> Tuple[bool, Dict]:
+        """One step of g(theta, eta) on an unlabeled batch (lower optimizer)."""
+
+        def compute():
+            loss, stats, _ = self.model(**self.batch(unlabeled), level="unsupervised")
+            return loss, stats
+
+        return self.step(LOWER, compute)
+
+    def supervised_step(self, labeled) -> Tuple[bool, Dict]:
+        """One step of f(theta, phi) on a labeled batch (upper optimizer)."""
+
+        def compute():
+            loss, stats, _ = self.model(**self.batch(labeled), level="supervised")
+            return loss, stats
+
+        return self.step(UPPER, compute)
+
+    def upper_step(
+        self, labeled, unlabeled, weight: float, lr_scale: float, cosine: bool
+    ) -> Tuple[bool, Dict]:
+        """One step of f + weight * g over theta, phi, eta (upper optimizer)."""
+        source = self.options.upper_unsup_source
+        first = [True]
+
+        def compute():
+            kwargs = {}
+            if source == "unlabeled":
+                extra = self.batch(unlabeled)
+                kwargs = dict(
+                    unlabeled_speech=extra["speech"],
+                    unlabeled_speech_lengths=extra["speech_lengths"],
+                )
+            (loss_f, loss_g), stats, _ = self.model(
+                **self.batch(labeled), level="joint", unsup_source=source, **kwargs
+            )
+            stats = dict(stats)
+            if cosine and first[0]:
+                stats["grad_cos"] = gradient_cosine(loss_f, loss_g, self.theta)
+            first[0] = False
+            stats["loss_sup"] = loss_f.detach()
+            stats["loss_unsup_upper"] = loss_g.detach()
+            stats.pop("loss_unsup", None)
+            return loss_f + weight * loss_g, stats
+
+        return self.step(UPPER, compute, lr_scale=lr_scale)
+
+
+class BLJUSTTrainer(Trainer):
+    """espnet2 Trainer whose epoch follows the bilevel phase plan.
+
+    Per step ("tick") of the plan:
+    - exploration: one lower step of g (lower optimizer: theta, eta);
+    - joint, ``bljust``: K lower steps of g, then one upper step of
+      f + gamma * g (upper optimizer: theta, phi, eta), its step size scaled
+      by min(1, 1/gamma) when ``pbgd_step_scaling``; gamma advances per upper
+      step;
+    - joint, ``just``: one step of f + lambda * g (upper optimizer);
+    - fine-tune (and ``supervised``): one step of f.
+    Counters, gamma and both streams' positions live in
+    ``model.bilevel_state``, so espnet2's checkpoint carries them.
+    """
+
+    @classmethod
+    @typechecked
+    def build_options(cls, args: argparse.Namespace) -> TrainerOptions:
+        return build_dataclass(BLJUSTTrainerOptions, args)
+
+    @classmethod
+    def gamma_schedule(
+        cls, options: BLJUSTTrainerOptions, plan: PhasePlan, iterator: BilevelEpoch
+    ) -> PenaltySchedule:
+        """gamma schedule; ramp_steps <= 0 spans the planned joint phase."""
+        ramp = options.gamma_ramp_steps
+        if ramp <= 0:
+            ramp = plan.joint_length()
+            if plan.unit == "epoch":
+                ramp *= iterator.num_ticks(Phase.JOINT)
+        return PenaltySchedule(
+            options.gamma_init, options.gamma_max, options.gamma_shape, max(1, ramp)
+        )
+
+    @classmethod
+    def train_one_epoch(
+        cls,
+        model: torch.nn.Module,
+        iterator: BilevelEpoch,
+        optimizers: Sequence[torch.optim.Optimizer],
+        schedulers: Sequence,
+        scaler,
+        reporter,
+        summary_writer,
+        options: BLJUSTTrainerOptions,
+        distributed_option,
+    ) -> bool:
+        """Run one epoch; returns True when no step of it was valid."""
+        core = unwrap(model)
+        state = core.bilevel_state
+        plan = build_phase_plan(options)
+        schedule = cls.gamma_schedule(options, plan, iterator)
+        state["gamma_ramp_steps"] = schedule.ramp_steps
+        device = "cuda" if options.ngpu > 0 else "cpu"
+        runner = _StepRunner(model, optimizers, schedulers, scaler, options, device)
+        labeled, unlabeled = iterator.labeled, iterator.unlabeled
+        labeled.seek(state["labeled_pass"], state["labeled_offset"])
+        if unlabeled is not None:
+            unlabeled.seek(state["unlabeled_pass"], state["unlabeled_offset"])
+
+        num_ticks = iterator.num_ticks(plan.phase(iterator.epoch, state["ticks"]))
+        log_interval = options.log_interval or max(num_ticks // 20, 10)
+        logging.info(
+            f"epoch {iterator.epoch}: {num_ticks} steps, {plan}, {schedule}, "
+            f"state {state.as_dict()}"
+        )
+        model.train()
+        any_valid = False
+        for tick in range(1, num_ticks + 1):
+            with reporter.measure_time("step_time"):
+                phase = plan.phase(iterator.epoch, state["ticks"])
+                stats = cls._one_tick(runner, phase, labeled, unlabeled, schedule, options)
+            stepped = stats.pop("_stepped")
+            any_valid = any_valid or stepped
+            state["ticks"] += 1
+            state["phase"] = phase.index
+            state["labeled_pass"], state["labeled_offset"] = labeled.position
+            if unlabeled is not None:
+                state["unlabeled_pass"], state["unlabeled_offset"] = unlabeled.position
+            stats.update(
+                phase=phase.index,
+                lr_upper=optimizers[UPPER].param_groups[0]["lr"],
+                lr_lower=optimizers[LOWER].param_groups[0]["lr"],
+            )
+            reporter.register(stats)
+            reporter.next()
+            if tick % log_interval == 0:
+                logging.info(reporter.log_message(-log_interval))
+                if summary_writer is not None:
+                    reporter.tensorboard_add_scalar(summary_writer, -log_interval)
+        return not any_valid
+
+    @classmethod
+    def _one_tick(
+        cls,
+        runner: _StepRunner,
+        phase: Phase,
+        labeled,
+        unlabeled,
+        schedule: PenaltySchedule,
+        options: BLJUSTTrainerOptions,
+    ) -> Dict[str, Optional[float]]:
+        """The steps of one tick of ``phase``; returns reporter stats."""
+        state = runner.state
+        stats: Dict[str, Optional[float]] = {}
+        stepped = False
+        if phase == Phase.EXPLORATION or (
+            phase == Phase.JOINT and options.strategy == "bljust"
+        ):
+            num_lower = 1 if phase == Phase.EXPLORATION else options.lower_steps_per_upper
+            lower = [runner.lower_step(unlabeled) for _ in range(num_lower)]
+            stepped = any(ok for ok, _ in lower)
+            for key in lower[0][1]:
+                values = [s[key] for _, s in lower if s.get(key) is not None]
+                if values:
+                    stats[f"{key}_lower"] = sum(values) / len(values)
+            stats["loss"] = stats.get("loss_unsup_lower")
+
+        if phase == Phase.JOINT:
+            if options.strategy == "bljust":
+                gamma = schedule(state["joint_upper_steps"])
+                lr_scale = schedule.step_scale(gamma) if options.pbgd_step_scaling else 1
+            else:  # just: a fixed weighted sum
+                gamma, lr_scale = options.just_weight, 1.0
+            state["gamma"] = gamma
+            interval = options.grad_cosine_interval
+            cosine = interval > 0 and state["joint_upper_steps"] % interval == 0
+            ok, upper = runner.upper_step(labeled, unlabeled, gamma, lr_scale, cosine)
+            state["joint_upper_steps"] += 1
+            stepped = stepped or ok
+            upper["grad_norm_upper"] = upper.pop("grad_norm")
+            stats.update(upper)
+            stats.update(gamma=gamma, upper_lr_scale=lr_scale)
+            stats["loss"] = stats["loss_sup"] + gamma * stats["loss_unsup_upper"]
+        elif phase == Phase.FINETUNE:
+            ok, sup = runner.supervised_step(labeled)
+            stepped = ok
+            sup["grad_norm_upper"] = sup.pop("grad_norm")
+            sup["loss_sup"] = sup.get("loss")
+            stats.update(sup)
+        stats["_stepped"] = stepped
+        return stats

@@ -1,0 +1,45 @@
+"""Diagnostics of the bilevel problem: how the two objectives pull on the encoder."""
+
+from typing import Optional, Sequence
+
+import torch
+
+
+def flat_grad(
+    loss: torch.Tensor, params: Sequence[torch.nn.Parameter]
+) -> Optional[torch.Tensor]:
+    """d loss / d params as one flat vector (zeros where a parameter is unused).
+
+    Uses ``torch.autograd.grad`` with ``retain_graph=True``, so the caller's
+    later ``backward`` still works and no ``.grad`` is touched (safe under
+    DistributedDataParallel, whose hooks fire on ``.grad`` accumulation only).
+    Returns None when no parameter requires a gradient.
+    """
+    params = [p for p in params if p.requires_grad]
+    if not params or not loss.requires_grad:
+        return None
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    return torch.cat(
+        [
+            (g if g is not None else torch.zeros_like(p)).reshape(-1).float()
+            for g, p in zip(grads, params)
+        ]
+    )
+
+
+def gradient_cosine(
+    loss_a: torch.Tensor, loss_b: torch.Tensor, params: Sequence[torch.nn.Parameter]
+) -> Optional[float]:
+    """cos(grad_a, grad_b) over ``params`` (e.g. the shared encoder theta).
+
+    Positive: the two objectives agree on the encoder; negative: they
+    conflict. None when either gradient is missing or zero.
+    """
+    ga = flat_grad(loss_a, params)
+    gb = flat_grad(loss_b, params)
+    if ga is None or gb is None:
+        return None
+    denom = ga.norm() * gb.norm()
+    if denom == 0 or not torch.isfinite(denom):
+        return None
+    return float(torch.dot(ga, gb) / denom)
