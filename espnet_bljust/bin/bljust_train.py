@@ -5,7 +5,10 @@ Takes every option of ``python -m espnet2.bin.asr_train`` plus the BL-JUST
 ones (``--print_config`` shows all of them with their defaults).
 """
 
+import sys
+
 from espnet_bljust.tasks.bljust import BLJUSTTask
+from espnet_bljust.utils.data_checks import DataCheckError
 
 
 def get_parser():
@@ -21,7 +24,11 @@ def main(cmd=None):
         % python -m espnet_bljust.bin.bljust_train --config conf/train.yaml \
             --unlabeled_data_path_and_name_and_type dump/unlab/wav.scp,speech,sound
     """
-    BLJUSTTask.main(cmd=cmd)
+    try:
+        BLJUSTTask.main(cmd=cmd)
+    except DataCheckError as e:
+        print(f"bljust_train: error: {e}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+"""BLJUSTModel built by BLJUSTTask: parameter groups, levels, the penalty gradient."""
+
+import pytest
+import torch
+from espnet2.asr.espnet_model import ESPnetASRModel
+from espnet2.tasks.asr import ASRTask
+
+from espnet_bljust.asr.bljust_model import BLJUSTModel
+from espnet_bljust.tasks.bljust import BLJUSTTask
+
+from conftest import TINY_CONFIG
+
+TOKENS = ["<blank>", "<unk>", "<space>", "E", "I", "N", "O", "R", "T", "W", "Z", "<sos/eos>"]
+
+
+def tiny_args(tmp_path, *extra):
+    token_list = tmp_path / "tokens.txt"
+    token_list.write_text("".join(t + "\n" for t in TOKENS))
+    cmd = [
+        "--config", str(TINY_CONFIG),
+        "--token_list", str(token_list),
+        "--token_type", "char",
+        "--encoder_conf", "num_blocks=1",
+        "--encoder_conf", "output_size=32",
+        "--encoder_conf", "linear_units=64",
+        "--encoder_conf", "attention_heads=2",
+        *extra,
+    ]  # fmt: skip
+    return BLJUSTTask.get_parser().parse_args(cmd)
+
+
+def tiny_batch(seed=0):
+    """Two utterances of a 16 kHz waveform (a chirp plus noise) with text."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(16000) / 16000.0
+    wave = torch.sin(2 * torch.pi * (200 + 600 * t) * t) + 0.1 * torch.randn(16000, generator=g)
+    speech = torch.stack([wave, wave.roll(3000)])
+    return dict(
+        speech=speech,
+        speech_lengths=torch.tensor([16000, 12000]),
+        text=torch.tensor([[10, 3, 7, 8], [8, 9, 8, -1]]),
+        text_lengths=torch.tensor([4, 3]),
+    )
+
+
+@pytest.fixture(params=["contrastive", "best_rq"])
+def model(request, tmp_path):
+    torch.manual_seed(0)
+    args = tiny_args(tmp_path, "--unsup_loss", request.param)
+    return BLJUSTTask.build_model(args), args
+
+
+def test_is_an_espnet_asr_model_with_a_partition_of_parameters(model):
+    model, _ = model
+    assert isinstance(model, BLJUSTModel) and isinstance(model, ESPnetASRModel)
+    groups = model.parameter_groups()
+    ids = {k: {id(p) for p in v} for k, v in groups.items()}
+    assert not (ids["shared"] & ids["supervised"])
+    assert not (ids["shared"] & ids["unsupervised"])
+    assert not (ids["supervised"] & ids["unsupervised"])
+    assert set().union(*ids.values()) == {id(p) for p in model.parameters()}
+    assert ids["supervised"] == {id(p) for p in model.ctc.parameters()}
+    assert ids["unsupervised"] == {id(p) for p in model.unsup_loss.parameters()}
+    assert {id(p) for p in model.encoder.parameters()} <= ids["shared"]
+    assert model.unsup_loss.stride == 4  # measured from the conv2d subsampling
+
+
+def test_optimizer_groups(model):
+    model, args = model
+    upper, lower = BLJUSTTask.build_optimizers(args, model)
+    upper_ids = {id(p) for g in upper.param_groups for p in g["params"]}
+    lower_ids = {id(p) for g in lower.param_groups for p in g["params"]}
+    groups = model.parameter_groups()
+    assert upper_ids == {id(p) for p in model.parameters()}
+    assert lower_ids == {id(p) for p in groups["shared"] + groups["unsupervised"]}
+    assert not lower_ids & {id(p) for p in groups["supervised"]}
+    assert lower.param_groups[0]["lr"] == args.lower_optim_conf["lr"]
+    assert args.scheduler2 == args.lower_scheduler
+
+
+def test_levels_return_espnet_shaped_outputs(model):
+    model, _ = model
+    batch = tiny_batch()
+    loss, stats, weight = model(**batch)
+    assert torch.isfinite(loss) and "loss_ctc" in stats and int(weight) == 2
+    loss_g, stats_g, _ = model(batch["speech"], batch["speech_lengths"], level="unsupervised")
+    assert torch.isfinite(loss_g) and "loss_unsup" in stats_g
+    for source in ("labeled_shared", "labeled", "unlabeled"):
+        (f, g), stats_j, _ = model(
+            **batch,
+            level="joint",
+            unsup_source=source,
+            unlabeled_speech=batch["speech"],
+            unlabeled_speech_lengths=batch["speech_lengths"],
+        )
+        assert f.requires_grad and g.requires_grad and "loss_ctc" in stats_j
+    with pytest.raises(ValueError, match="level"):
+        model(**batch, level="middle")
+
+
+def _grads(loss, params):
+    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params, retain_graph=True)])
+
+
+def test_penalty_gradient_really_reaches_the_shared_encoder(model):
+    """g's gradient on theta is non-zero, so f + gamma*g moves theta differently
+    from f alone; adding g as a detached number (the public script's bug)
+    would leave the update exactly that of f."""
+    model, _ = model
+    theta = [p for p in model.parameter_groups()["shared"] if p.requires_grad]
+    (f, g), _, _ = model(**tiny_batch(), level="joint")
+    grad_f = _grads(f, theta)
+    grad_g = _grads(g, theta)
+    assert grad_g.norm() > 0
+    gamma = 0.7
+    grad_upper = _grads(f + gamma * g, theta)
+    torch.testing.assert_close(grad_upper, grad_f + gamma * grad_g)
+    assert (grad_upper - grad_f).norm() > 1e-3 * grad_f.norm()
+    grad_detached = _grads(f + gamma * g.detach(), theta)
+    torch.testing.assert_close(grad_detached, grad_f)
+
+
+def test_shared_pass_masks_the_encoder_input(model):
+    """In eval mode (no dropout/specaug) the labeled_shared pass differs from
+    the clean supervised pass only by the mask."""
+    model, _ = model
+    model.eval()
+    batch = tiny_batch()
+    f_clean, _, _ = model(**{k: v.clone() for k, v in batch.items()})
+    (f_masked, _), _, _ = model(**{k: v.clone() for k, v in batch.items()}, level="joint")
+    assert not torch.isclose(f_clean, f_masked)
+
+
+def test_state_dict_loads_into_plain_espnet_model(model, tmp_path):
+    """What asr_inference builds from our config.yaml takes every weight it needs."""
+    model, args = model
+    plain = ASRTask.build_model(args)
+    assert type(plain) is ESPnetASRModel
+    result = plain.load_state_dict(model.state_dict(), strict=False)
+    assert result.missing_keys == []
+    assert all(k.startswith(("unsup_loss.", "bilevel_state.")) for k in result.unexpected_keys)
+    model.eval()
+    plain.eval()
+    batch = tiny_batch()
+    with torch.no_grad():
+        a, _ = model.encode(batch["speech"], batch["speech_lengths"])
+        b, _ = plain.encode(batch["speech"], batch["speech_lengths"])
+    torch.testing.assert_close(a, b)

@@ -1,0 +1,90 @@
+"""Shared fixtures: real speech from ../shared/data and tiny espnet2 models."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(
+    os.environ.get("BLJUST_SHARED_DATA", REPO.parent / "shared" / "data")
+).resolve()
+TINY_CONFIG = REPO / "conf" / "train_bljust_conformer_tiny.yaml"
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of a data set under ../shared/data, or skip the test with a reason."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(
+            f"real-speech data set {name!r} not found at {path} "
+            "(set BLJUST_SHARED_DATA to the folder holding it)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def fsdd_root() -> Path:
+    return shared_dataset("fsdd")
+
+
+@pytest.fixture(scope="session")
+def fsdd_small(fsdd_root, tmp_path_factory) -> Path:
+    """A small real FSDD semi-supervised split with shapes and a char token list.
+
+    train_labeled: 60 utts (1 take per speaker and digit), train_unlabeled:
+    120 utts, dev: 60, test: 60.
+    """
+    from espnet_bljust.utils.fsdd_split import make_fsdd_split
+    from espnet_bljust.utils.kaldi_lists import (
+        write_char_token_list,
+        write_speech_shape,
+        write_text_shape,
+    )
+
+    out = tmp_path_factory.mktemp("fsdd_small")
+    dirs = make_fsdd_split(
+        fsdd_root, out, labeled_takes=1, unlabeled_takes=2, dev_takes=1, test_takes=1
+    )
+    tokens = write_char_token_list(dirs["train_labeled"] / "text", out / "tokens.txt")
+    for path in dirs.values():
+        write_speech_shape(path / "wav.scp", path / "speech_shape")
+        if (path / "text").exists():
+            write_text_shape(path / "text", path / "text_shape", len(tokens))
+    return out
+
+
+def train_args(data: Path, output_dir: Path, *extra: str) -> list:
+    """bljust_train arguments for the tiny config on a split made by fsdd_small."""
+    args = [
+        "--config", str(TINY_CONFIG),
+        "--ngpu", "0",
+        "--seed", "0",
+        "--token_list", str(data / "tokens.txt"),
+        "--token_type", "char",
+        "--output_dir", str(output_dir),
+        "--encoder_conf", "num_blocks=2",
+        "--encoder_conf", "output_size=96",
+        "--encoder_conf", "linear_units=192",
+        "--batch_size", "12",
+        "--use_tensorboard", "false",
+        "--use_matplotlib", "false",
+        "--fold_length", "80000",
+        "--fold_length", "150",
+    ]  # fmt: skip
+    for name, stream in (("train", "train_labeled"), ("valid", "dev")):
+        args += [
+            f"--{name}_data_path_and_name_and_type",
+            f"{data / stream / 'wav.scp'},speech,sound",
+            f"--{name}_data_path_and_name_and_type",
+            f"{data / stream / 'text'},text,text",
+            f"--{name}_shape_file", str(data / stream / "speech_shape"),
+            f"--{name}_shape_file", str(data / stream / "text_shape"),
+        ]  # fmt: skip
+    args += [
+        "--unlabeled_data_path_and_name_and_type",
+        f"{data / 'train_unlabeled' / 'wav.scp'},speech,sound",
+        "--unlabeled_shape_file",
+        str(data / "train_unlabeled" / "speech_shape"),
+    ]
+    return args + list(extra)

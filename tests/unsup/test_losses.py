@@ -1,0 +1,98 @@
+"""Both loss families: shapes, gradients, and that targets are not copyable."""
+
+import pytest
+import torch
+
+from espnet_bljust.unsup import unsup_loss_choices
+from espnet_bljust.unsup.best_rq import BestRQLoss, RandomProjectionQuantizer
+from espnet_bljust.unsup.contrastive import ContrastiveLoss
+
+D, F, S = 32, 20, 4
+
+
+def make(name, **conf):
+    return unsup_loss_choices.get_class(name)(
+        encoder_output_size=D, feature_size=F, stride=S, **conf
+    )
+
+
+def batch(b=3, t_enc=25):
+    torch.manual_seed(0)
+    feats = torch.randn(b, t_enc * S + 2, F)
+    feats_lengths = torch.tensor([t_enc * S + 2, t_enc * S - 10, 3 * S])[:b]
+    enc_lens = torch.div(feats_lengths, S, rounding_mode="floor")
+    encoder_out = torch.randn(b, t_enc, D, requires_grad=True)
+    return encoder_out, enc_lens, feats, feats_lengths
+
+
+def test_registry_has_both_families():
+    assert set(unsup_loss_choices.choices()) >= {"contrastive", "best_rq"}
+    with pytest.raises(ValueError):
+        unsup_loss_choices.get_class("no_such_loss")
+
+
+@pytest.mark.parametrize("name", ["contrastive", "best_rq"])
+def test_loss_is_finite_and_reaches_encoder_and_head(name):
+    loss_fn = make(name)
+    encoder_out, enc_lens, feats, feats_lengths = batch()
+    mask = loss_fn.sample_mask(feats_lengths)
+    loss, stats = loss_fn(encoder_out, enc_lens, feats, feats_lengths, mask)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    assert 0.0 <= float(stats["acc_unsup"]) <= 1.0
+    loss.backward()
+    # only masked, valid frames carry gradient
+    grad_frames = encoder_out.grad.abs().sum(-1) > 0
+    selected = loss_fn.masked_positions(mask, enc_lens, encoder_out.size(1))
+    assert grad_frames.any()
+    assert not (grad_frames & ~selected).any()
+    head = [p for n, p in loss_fn.named_parameters() if p.requires_grad and p.grad is not None]
+    assert head, "the unsupervised head eta gets no gradient"
+
+
+@pytest.mark.parametrize("name", ["contrastive", "best_rq"])
+def test_masked_input_hides_what_the_targets_are_made_of(name):
+    """Changing the features inside masked spans leaves the encoder input
+    unchanged but changes the targets: the loss cannot be solved by copying."""
+    loss_fn = make(name)
+    _, _, feats, feats_lengths = batch()
+    torch.manual_seed(3)
+    mask = loss_fn.sample_mask(feats_lengths)
+    from espnet_bljust.unsup.masking import expand_mask
+
+    frame_mask = expand_mask(mask, S, feats.size(1))
+    altered = feats.clone()
+    altered[frame_mask] = torch.randn(int(frame_mask.sum()), F) * 5
+    assert torch.equal(
+        loss_fn.mask_features(feats, mask), loss_fn.mask_features(altered, mask)
+    )
+    t = mask.size(1)
+    before = loss_fn.stacked_targets(feats, t)[mask]
+    after = loss_fn.stacked_targets(altered, t)[mask]
+    assert not torch.allclose(before, after)
+    if name == "best_rq":
+        valid = torch.ones(mask.shape, dtype=torch.bool)
+        ids_a = loss_fn.quantizer(loss_fn.stacked_targets(feats, t), valid)[mask]
+        ids_b = loss_fn.quantizer(loss_fn.stacked_targets(altered, t), valid)[mask]
+        assert (ids_a != ids_b).any()
+
+
+def test_best_rq_quantizer_is_frozen_and_seeded():
+    a = RandomProjectionQuantizer(80, 64, 8, 2, seed=7)
+    b = RandomProjectionQuantizer(80, 64, 8, 2, seed=7)
+    assert torch.equal(a.projection, b.projection)
+    assert not list(a.parameters())  # nothing to train
+    frames = torch.randn(2, 10, 80)
+    ids = a(frames, torch.ones(2, 10, dtype=torch.bool))
+    assert ids.shape == (2, 10, 2) and ids.max() < 64
+    loss = BestRQLoss(D, F, S, codebook_size=64)
+    assert set(dict(loss.named_buffers())) >= {"quantizer.projection", "quantizer.codebooks"}
+
+
+def test_contrastive_negatives_never_the_positive():
+    loss_fn = ContrastiveLoss(D, F, S, num_negatives=50)
+    pos = torch.tensor([0, 3, 9, 1])
+    lens = torch.tensor([10, 10, 10, 2])
+    neg = loss_fn.sample_negatives(pos, lens)
+    assert neg.shape == (4, 50)
+    assert (neg != pos[:, None]).all()
+    assert (neg >= 0).all() and (neg < lens[:, None]).all()
