@@ -98,6 +98,9 @@ class BatchStream:
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             worker_init_fn=partial(_seed_worker, base_seed=self.seed + self._pass),
+            # Its own generator: starting a pass must not draw from the global
+            # RNG, or a resumed run would see different dropout and masks.
+            generator=torch.Generator().manual_seed(self.seed + self._pass),
         )
         self._iter = iter(loader)
         logging.debug(f"{self.name} stream: pass {self._pass} from batch {self._offset}")

@@ -1,0 +1,151 @@
+"""Every strategy trains on real FSDD speech, then decodes with espnet2's own
+asr_inference and Speech2Text; training resumes exactly after an interruption."""
+
+from pathlib import Path
+
+import jiwer
+import pytest
+import soundfile
+import torch
+from espnet2.bin import asr_inference
+from espnet2.bin.asr_inference import Speech2Text
+from espnet2.train.reporter import Reporter
+
+from conftest import train_args
+from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
+from espnet_bljust.bin import bljust_train
+
+COMMON = [
+    "--max_epoch", "2",
+    "--num_iters_per_epoch", "6",
+    "--phase_unit", "step",
+    "--grad_cosine_interval", "2",
+    "--scheduler_conf", "warmup_steps=10",
+    "--lower_scheduler_conf", "warmup_steps=10",
+]  # fmt: skip
+STRATEGIES = {
+    # strategy: (extra args, expected lower steps, expected upper steps)
+    "bljust": (["--exploration_len", "2", "--joint_len", "6", "--finetune_len", "4",
+                "--lower_steps_per_upper", "2"], 2 + 6 * 2, 6 + 4),
+    "just": (["--exploration_len", "0", "--finetune_len", "0"], 0, 12),
+    "pt_ft": (["--exploration_len", "4"], 4, 8),
+    "supervised": ([], 0, 12),
+}  # fmt: skip
+NUM_DECODED = 20
+
+
+def final_state(exp: Path) -> dict:
+    states = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)
+    return states
+
+
+def decode_and_score(exp: Path, data: Path, out: Path) -> float:
+    """Decode the first test utterances with espnet2.bin.asr_inference; WER."""
+    keys = out / "keys"
+    out.mkdir(parents=True)
+    lines = (data / "test" / "wav.scp").read_text().splitlines()[:NUM_DECODED]
+    keys.write_text("".join(line + "\n" for line in lines))
+    asr_inference.main([
+        "--ngpu", "0",
+        "--data_path_and_name_and_type", f"{data / 'test' / 'wav.scp'},speech,sound",
+        "--key_file", str(keys),
+        "--asr_train_config", str(exp / "config.yaml"),
+        "--asr_model_file", str(exp / "latest.pth"),
+        "--output_dir", str(out),
+        "--ctc_weight", "1.0", "--lm_weight", "0", "--beam_size", "2",
+    ])  # fmt: skip
+    hyps = {}
+    for line in (out / "1best_recog" / "text").read_text().splitlines():
+        uid, *words = line.split(maxsplit=1)
+        hyps[uid] = words[0] if words else ""
+    refs = dict(
+        line.split(maxsplit=1) for line in (data / "test" / "text").read_text().splitlines()
+    )
+    assert len(hyps) == NUM_DECODED
+    uids = sorted(hyps)
+    return jiwer.wer([refs[u] for u in uids], [hyps[u] or "<empty>" for u in uids])
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_strategy_trains_and_decodes(strategy, fsdd_small, tmp_path):
+    extra, lower_steps, upper_steps = STRATEGIES[strategy]
+    exp = tmp_path / "exp"
+    bljust_train.main(
+        train_args(fsdd_small, exp, "--strategy", strategy, *COMMON, *extra)
+    )
+    states = final_state(exp)
+    model = states["model"]
+    assert int(model["bilevel_state.ticks"]) == 12
+    assert int(model["bilevel_state.lower_steps"]) == lower_steps
+    assert int(model["bilevel_state.upper_steps"]) == upper_steps
+    assert int(model["bilevel_state.skipped_steps"]) == 0
+    if strategy == "bljust":
+        # gamma after the last joint upper step (5) of a ramp over the 6 joint steps
+        expected = PenaltySchedule(0.1, 1.0, "linear", 6)(5)
+        assert float(model["bilevel_state.gamma"]) == pytest.approx(expected, rel=1e-5)
+    if strategy == "just":
+        assert float(model["bilevel_state.gamma"]) == pytest.approx(0.3)
+
+    reporter = Reporter()
+    reporter.load_state_dict(states["reporter"])
+    train_keys = set(reporter.stats[2]["train"])
+    if strategy in ("bljust", "just"):
+        assert {"loss_sup", "loss_unsup_upper", "gamma", "grad_norm_upper"} <= train_keys
+    if strategy in ("bljust", "pt_ft"):
+        assert {"loss_unsup_lower", "grad_norm_lower"} <= set(reporter.stats[1]["train"])
+    if strategy == "bljust":
+        assert "grad_cos" in train_keys or "grad_cos" in reporter.stats[1]["train"]
+    # the supervised loss on dev goes down while the model is trained on labels
+    assert reporter.get_value("valid", "loss_ctc", 2) < reporter.get_value("valid", "loss_ctc", 1)
+
+    wer = decode_and_score(exp, fsdd_small, tmp_path / "decode")
+    assert 0.0 <= wer <= 5.0
+
+
+def test_speech2text_loads_the_trained_weights(fsdd_small, tmp_path):
+    exp = tmp_path / "exp"
+    bljust_train.main(
+        train_args(fsdd_small, exp, "--strategy", "bljust", *COMMON, "--max_epoch", "1",
+                   "--exploration_len", "2", "--joint_len", "4")
+    )  # fmt: skip
+    s2t = Speech2Text(
+        asr_train_config=str(exp / "config.yaml"),
+        asr_model_file=str(exp / "latest.pth"),
+        device="cpu",
+        ctc_weight=1.0,
+        beam_size=1,
+    )
+    trained = torch.load(exp / "latest.pth", map_location="cpu")
+    for name, value in s2t.asr_model.state_dict().items():
+        torch.testing.assert_close(value, trained[name], msg=name)
+    first = (fsdd_small / "test" / "wav.scp").read_text().split("\n")[0].split()[1]
+    wave, rate = soundfile.read(first)
+    assert rate == 16000
+    text, tokens, token_ids, hyp = s2t(torch.tensor(wave, dtype=torch.float32))[0]
+    assert isinstance(text, str)
+
+
+def test_resume_continues_with_the_same_state(fsdd_small, tmp_path):
+    """Stop after epoch 2, resume to epoch 3: the same gamma, counters, stream
+    positions and (bitwise) weights as a run that was never interrupted."""
+    args = ["--strategy", "bljust", "--max_epoch", "3", "--num_iters_per_epoch", "4",
+            "--phase_unit", "step", "--exploration_len", "2", "--joint_len", "8",
+            "--finetune_len", "2", "--scheduler_conf", "warmup_steps=10",
+            "--lower_scheduler_conf", "warmup_steps=10"]  # fmt: skip
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    bljust_train.main(train_args(fsdd_small, whole, *args))
+    bljust_train.main(train_args(fsdd_small, split, *args, "--max_epoch", "2"))
+    middle = final_state(split)["model"]
+    assert int(middle["bilevel_state.ticks"]) == 8
+    bljust_train.main(train_args(fsdd_small, split, *args, "--resume", "true"))
+
+    a, b = final_state(whole), final_state(split)
+    for key in [k for k in a["model"] if k.startswith("bilevel_state.")]:
+        assert a["model"][key] == b["model"][key], key
+    assert int(b["model"]["bilevel_state.ticks"]) == 12
+    assert int(b["model"]["bilevel_state.joint_upper_steps"]) == 8
+    # bitwise on CPU with a fixed seed
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    for opt_a, opt_b in zip(a["optimizers"], b["optimizers"]):
+        assert opt_a["state"].keys() == opt_b["state"].keys()
