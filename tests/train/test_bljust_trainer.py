@@ -1,0 +1,90 @@
+"""The step runner: which parameters each level's step may touch."""
+
+import itertools
+
+import pytest
+import torch
+
+from espnet_bljust.tasks.bljust import BLJUSTTask
+from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, _StepRunner, scaled_lr
+
+from asr.test_bljust_model import tiny_args, tiny_batch
+
+
+@pytest.fixture()
+def runner(tmp_path):
+    torch.manual_seed(0)
+    args = tiny_args(tmp_path, "--output_dir", str(tmp_path / "exp"), "--accum_grad", "2")
+    model = BLJUSTTask.build_model(args)
+    optimizers = BLJUSTTask.build_optimizers(args, model)
+    options = BLJUSTTrainer.build_options(args)
+    return _StepRunner(model, optimizers, [None, None], None, options, "cpu")
+
+
+def stream():
+    return itertools.repeat((["a", "b"], tiny_batch()))
+
+
+def snapshot(params):
+    return [p.detach().clone() for p in params]
+
+
+def changed(before, params):
+    return [not torch.equal(b, p) for b, p in zip(before, params)]
+
+
+def test_lower_step_never_touches_phi_and_finetune_never_touches_eta(runner):
+    groups = runner.core.parameter_groups()
+    theta, phi, eta = groups["shared"], groups["supervised"], groups["unsupervised"]
+
+    # an upper step first, so that eta and phi have optimizer momentum
+    ok, stats = runner.upper_step(stream(), stream(), weight=0.5, lr_scale=1.0, cosine=True)
+    assert ok and -1.0 <= stats["grad_cos"] <= 1.0
+
+    before_phi, before_theta, before_eta = snapshot(phi), snapshot(theta), snapshot(eta)
+    ok, _ = runner.lower_step(stream())
+    assert ok
+    assert not any(changed(before_phi, phi)), "the lower step moved phi"
+    assert any(changed(before_theta, theta)) and any(changed(before_eta, eta))
+
+    before_eta, before_phi = snapshot(eta), snapshot(phi)
+    ok, _ = runner.supervised_step(stream())
+    assert ok
+    assert not any(changed(before_eta, eta)), "the supervised step moved eta"
+    assert any(changed(before_phi, phi))
+    state = runner.state
+    assert (state["lower_steps"], state["upper_steps"]) == (1, 2)
+
+
+def test_upper_step_with_zero_penalty_leaves_eta_alone(runner):
+    """With g on a separate unlabeled batch and gamma = 0, eta's gradient is
+    exactly zero and Adam's first step leaves it where it was. (With the
+    default labeled_shared pass the mask embedding is part of f's input too.)"""
+    runner.options.upper_unsup_source = "unlabeled"
+    eta = runner.core.parameter_groups()["unsupervised"]
+    before = snapshot(eta)
+    runner.upper_step(stream(), stream(), weight=0.0, lr_scale=1.0, cosine=False)
+    assert not any(changed(before, eta))
+
+
+def test_non_finite_gradient_skips_the_step(runner):
+    theta = runner.core.parameter_groups()["shared"]
+    before = snapshot(theta)
+
+    def bad():
+        loss, stats, _ = runner.model(**tiny_batch(), level="supervised")
+        return loss * float("nan"), stats
+
+    ok, stats = runner.step(0, bad)
+    assert not ok and runner.state["skipped_steps"] == 1
+    assert not any(changed(before, theta))
+    runner.options.max_nonfinite_steps = 2
+    with pytest.raises(RuntimeError, match="consecutive steps"):
+        runner.step(0, bad)
+
+
+def test_scaled_lr_restores_the_learning_rate():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+    with scaled_lr(opt, 0.25):
+        assert opt.param_groups[0]["lr"] == 0.125
+    assert opt.param_groups[0]["lr"] == 0.5
