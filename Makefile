@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bljust-installed
 
-.PHONY: install test clean-venv
+.PHONY: install tools test demo clean-venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
 
@@ -19,8 +20,18 @@ $(STAMP): setup.py | $(PY)
 	$(PY) -m uv pip install --python $(PY) -e ".[test]"
 	touch $(STAMP)
 
-test: install
+# espeak-ng and sox make the demo corpus (the recipe test skips without them).
+tools:
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y espeak-ng sox; } || \
+		echo "could not install espeak-ng/sox: the demo recipe test will be skipped"
+
+test: install tools
 	$(PY) -m pytest -q tests
+
+# The main job: the demo recipe end to end on a corpus it synthesizes itself.
+demo: install tools
+	egs2/demo/bljust1/run.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -85,3 +85,24 @@ def write_text_shape(text_file: Path, out: Path, vocab_size: int) -> Path:
             if len(parts) == 2:
                 o.write(f"{parts[0]} {len(char_tokens(parts[1]))},{vocab_size}\n")
     return Path(out)
+
+
+def main(cmd=None):
+    """Write a char token list from the labeled text, and shape files for dirs."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="char token list and shape files")
+    parser.add_argument("--labeled_text", type=Path, required=True)
+    parser.add_argument("--token_list", type=Path, required=True)
+    parser.add_argument("data_dirs", type=Path, nargs="+")
+    args = parser.parse_args(cmd)
+    tokens = write_char_token_list(args.labeled_text, args.token_list)
+    for data_dir in args.data_dirs:
+        write_speech_shape(data_dir / "wav.scp", data_dir / "speech_shape")
+        if (data_dir / "text").exists():
+            write_text_shape(data_dir / "text", data_dir / "text_shape", len(tokens))
+    print(f"{len(tokens)} tokens in {args.token_list}; shapes for {len(args.data_dirs)} dirs")
+
+
+if __name__ == "__main__":
+    main()

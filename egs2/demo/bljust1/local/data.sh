@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Synthesize the demo corpus with espeak-ng (multi-speaker, test voices held out)
+# and write data/{train_labeled,train_unlabeled,dev,test}.
+set -euo pipefail
+. ./db.sh
+# Sizes; the environment may override them (the CI test makes a tiny corpus).
+num_labeled="${DEMO_NUM_LABELED:-150}"
+num_unlabeled="${DEMO_NUM_UNLABELED:-600}"
+num_dev="${DEMO_NUM_DEV:-60}"
+num_test="${DEMO_NUM_TEST:-60}"
+if [ -f data/test/wav.scp ]; then
+    echo "$0: data/ already prepared; remove it to synthesize again"
+    exit 0
+fi
+python3 -m espnet_bljust.utils.espeak_corpus --out data --audio_dir "${DEMO}/wav" \
+    --num_labeled "${num_labeled}" --num_unlabeled "${num_unlabeled}" \
+    --num_dev "${num_dev}" --num_test "${num_test}"

@@ -1,0 +1,141 @@
+"""A self-made multi-speaker demo corpus synthesized with espeak-ng.
+
+Sentences come from a small AN4-like grammar (spelled words, digit strings,
+commands). A "speaker" is an espeak-ng voice + variant with its own pitch and
+speed; the test speakers use voices that no training speaker uses.
+
+Usage:
+    python -m espnet_bljust.utils.espeak_corpus --out data --audio_dir downloads/wav \
+        --num_labeled 150 --num_unlabeled 600 --num_dev 60 --num_test 60
+"""
+
+import argparse
+import random
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from espnet_bljust.utils.kaldi_lists import write_data_dir
+
+DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
+LETTERS = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+COMMANDS = ["ENTER", "ERASE", "REPEAT", "RUBOUT", "STOP", "GO", "YES", "NO", "HELP", "START"]
+WORDS = ["CAT", "DOG", "RED", "BLUE", "MAP", "SUN", "BOX", "KEY", "PEN", "CUP"]
+
+TRAIN_VOICES = ["en-us", "en", "en-gb-x-rp", "en-gb-x-gbclan"]
+TEST_VOICES = ["en-gb-scotland", "en-029"]
+VARIANTS = ["m1", "m3", "m5", "f1", "f3", "f4"]
+
+
+def make_sentence(rng: random.Random) -> str:
+    """One utterance of the grammar, in upper case words."""
+    kind = rng.random()
+    if kind < 0.35:
+        return " ".join(rng.choice(DIGITS) for _ in range(rng.randint(2, 5)))
+    if kind < 0.6:
+        word = rng.choice(WORDS)
+        return f"{' '.join(word)} {word}" if rng.random() < 0.5 else " ".join(word)
+    if kind < 0.8:
+        return " ".join(rng.choice(LETTERS) for _ in range(rng.randint(2, 4)))
+    parts = [rng.choice(COMMANDS)]
+    if rng.random() < 0.5:
+        parts += [rng.choice(DIGITS) for _ in range(rng.randint(1, 3))]
+    return " ".join(parts)
+
+
+def make_speakers(voices: List[str], rng: random.Random) -> Dict[str, Tuple[str, int, int]]:
+    """speaker id -> (espeak voice, speed in wpm, pitch 0-99)."""
+    speakers = {}
+    for voice in voices:
+        for variant in VARIANTS:
+            spk = f"{voice.replace('-', '')}{variant}"
+            speakers[spk] = (f"{voice}+{variant}", rng.randint(130, 190), rng.randint(30, 70))
+    return speakers
+
+
+def synthesize(text: str, voice: str, speed: int, pitch: int, out: Path) -> Path:
+    """espeak-ng -> 16 kHz mono PCM16 wav through sox."""
+    espeak = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["sox", "-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16", str(out)],
+        input=espeak.stdout,
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def make_corpus(
+    out: Path,
+    audio_dir: Path,
+    num_labeled: int = 150,
+    num_unlabeled: int = 600,
+    num_dev: int = 60,
+    num_test: int = 60,
+    seed: int = 0,
+    jobs: int = 2,
+) -> Dict[str, Path]:
+    """Synthesize the corpus and write train_labeled, train_unlabeled, dev, test."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(
+                f"{tool} not found: install it (Debian: apt-get install -y espeak-ng sox)"
+            )
+    rng = random.Random(seed)
+    train_spk = make_speakers(TRAIN_VOICES, rng)
+    test_spk = make_speakers(TEST_VOICES, rng)
+    plan = {
+        "train_labeled": (num_labeled, train_spk, True),
+        "train_unlabeled": (num_unlabeled, train_spk, False),
+        "dev": (num_dev, train_spk, True),
+        "test": (num_test, test_spk, True),
+    }
+    audio_dir = Path(audio_dir).resolve()
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    jobs_list, rows = [], {name: [] for name in plan}
+    for name, (count, speakers, labeled) in plan.items():
+        spk_ids = sorted(speakers)
+        for i in range(count):
+            spk = spk_ids[i % len(spk_ids)]
+            text = make_sentence(rng)
+            uid = f"{spk}-{name}-{i:05d}"
+            wav = audio_dir / f"{uid}.wav"
+            jobs_list.append((text, *speakers[spk], wav))
+            rows[name].append((uid, str(wav), text if labeled else None, spk))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(lambda job: job[-1].exists() or synthesize(*job), jobs_list))
+    return {name: write_data_dir(Path(out) / name, r) for name, r in rows.items()}
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--audio_dir", type=Path, required=True)
+    parser.add_argument("--num_labeled", type=int, default=150)
+    parser.add_argument("--num_unlabeled", type=int, default=600)
+    parser.add_argument("--num_dev", type=int, default=60)
+    parser.add_argument("--num_test", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nj", type=int, default=2)
+    return parser
+
+
+def main(cmd=None):
+    args = get_parser().parse_args(cmd)
+    dirs = make_corpus(
+        args.out, args.audio_dir, args.num_labeled, args.num_unlabeled,
+        args.num_dev, args.num_test, args.seed, args.nj,
+    )  # fmt: skip
+    for name, path in dirs.items():
+        n = sum(1 for _ in open(path / "wav.scp", encoding="utf-8"))
+        print(f"{name}: {n} utterances in {path}")
+
+
+if __name__ == "__main__":
+    main()
