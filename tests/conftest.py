@@ -36,21 +36,15 @@ def fsdd_small(fsdd_root, tmp_path_factory) -> Path:
     120 utts, dev: 60, test: 60.
     """
     from espnet_bljust.utils.fsdd_split import make_fsdd_split
-    from espnet_bljust.utils.kaldi_lists import (
-        write_char_token_list,
-        write_speech_shape,
-        write_text_shape,
-    )
+    from espnet_bljust.utils.kaldi_lists import write_token_list_and_shapes
 
     out = tmp_path_factory.mktemp("fsdd_small")
     dirs = make_fsdd_split(
         fsdd_root, out, labeled_takes=1, unlabeled_takes=2, dev_takes=1, test_takes=1
     )
-    tokens = write_char_token_list(dirs["train_labeled"] / "text", out / "tokens.txt")
-    for path in dirs.values():
-        write_speech_shape(path / "wav.scp", path / "speech_shape")
-        if (path / "text").exists():
-            write_text_shape(path / "text", path / "text_shape", len(tokens))
+    write_token_list_and_shapes(
+        dirs["train_labeled"] / "text", out / "tokens.txt", dirs.values()
+    )
     return out
 
 

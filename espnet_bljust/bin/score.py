@@ -13,15 +13,12 @@ from typing import Dict
 
 import jiwer
 
+from espnet_bljust.utils.data_checks import read_list
+
 
 def read_text(path: Path) -> Dict[str, str]:
     """Kaldi text file -> {uid: transcript} (empty transcript allowed)."""
-    result = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            uid, *rest = line.split(maxsplit=1)
-            result[uid] = rest[0].strip() if rest else ""
-    return result
+    return {uid: value.strip() for _, uid, value in read_list(path)}
 
 
 def score(ref: Dict[str, str], hyp: Dict[str, str]) -> Dict[str, float]:

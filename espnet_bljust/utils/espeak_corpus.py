@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from espnet_bljust.utils.fsdd_split import DIGITS
 from espnet_bljust.utils.kaldi_lists import write_data_dir
 
-DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 LETTERS = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 COMMANDS = ["ENTER", "ERASE", "REPEAT", "RUBOUT", "STOP", "GO", "YES", "NO", "HELP", "START"]
 WORDS = ["CAT", "DOG", "RED", "BLUE", "MAP", "SUN", "BOX", "KEY", "PEN", "CUP"]

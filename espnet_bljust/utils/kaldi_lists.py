@@ -87,8 +87,25 @@ def write_text_shape(text_file: Path, out: Path, vocab_size: int) -> Path:
     return Path(out)
 
 
+def write_token_list_and_shapes(
+    labeled_text: Path, token_list: Path, data_dirs: Iterable[Path]
+) -> List[str]:
+    """A char token list from the labeled text only, and shape files of every dir.
+
+    Writes ``speech_shape`` in each dir and ``text_shape`` where it has a
+    ``text``; returns the tokens.
+    """
+    tokens = write_char_token_list(labeled_text, token_list)
+    for data_dir in data_dirs:
+        data_dir = Path(data_dir)
+        write_speech_shape(data_dir / "wav.scp", data_dir / "speech_shape")
+        if (data_dir / "text").exists():
+            write_text_shape(data_dir / "text", data_dir / "text_shape", len(tokens))
+    return tokens
+
+
 def main(cmd=None):
-    """Write a char token list from the labeled text, and shape files for dirs."""
+    """Command line of :func:`write_token_list_and_shapes`."""
     import argparse
 
     parser = argparse.ArgumentParser(description="char token list and shape files")
@@ -96,11 +113,7 @@ def main(cmd=None):
     parser.add_argument("--token_list", type=Path, required=True)
     parser.add_argument("data_dirs", type=Path, nargs="+")
     args = parser.parse_args(cmd)
-    tokens = write_char_token_list(args.labeled_text, args.token_list)
-    for data_dir in args.data_dirs:
-        write_speech_shape(data_dir / "wav.scp", data_dir / "speech_shape")
-        if (data_dir / "text").exists():
-            write_text_shape(data_dir / "text", data_dir / "text_shape", len(tokens))
+    tokens = write_token_list_and_shapes(args.labeled_text, args.token_list, args.data_dirs)
     print(f"{len(tokens)} tokens in {args.token_list}; shapes for {len(args.data_dirs)} dirs")
 
 
