@@ -149,6 +149,22 @@ class BLJUSTModel(ESPnetASRModel):
             )
         raise ValueError(f"level must be one of {LEVELS}: {level}")
 
+    def collect_feats(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: Optional[torch.Tensor] = None,
+        text_lengths: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> Dict[str, torch.Tensor]:
+        """Frontend features for ``--collect_stats``; text is optional (unlabeled).
+
+        Returns:
+            {"feats": (B, T, F), "feats_lengths": (B,)}
+        """
+        feats, feats_lengths = self._extract_feats(speech, speech_lengths)
+        return {"feats": feats, "feats_lengths": feats_lengths}
+
     def forward_unsupervised(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:

@@ -3,6 +3,7 @@
 import argparse
 import copy
 import logging
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -26,6 +27,7 @@ from espnet_bljust.iterators.batch_stream import (
     shard_batches,
 )
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
+from espnet_bljust.main_funcs.collect_unlabeled_stats import collect_unlabeled_stats
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
 from espnet_bljust.unsup import unsup_loss_choices
 from espnet_bljust.utils.data_checks import check_labeled_lists, check_unlabeled_lists
@@ -389,3 +391,35 @@ class BLJUSTTask(ASRTask):
         # configured inside main_worker.)
         args.unused_parameters = True
         super().main_worker(args)
+        if args.collect_stats and args.unlabeled_data_path_and_name_and_type:
+            cls.collect_unlabeled_stats(args)
+
+    @classmethod
+    def collect_unlabeled_stats(cls, args: argparse.Namespace) -> None:
+        """``--collect_stats true``: add the unlabeled stream to the train stats.
+
+        Shapes go to ``<output_dir>/unlabeled/speech_shape``; the feature sums
+        are added into ``<output_dir>/train/feats_stats.npz`` (labeled-only copy
+        kept as ``feats_stats.labeled.npz``), so ``global_mvn`` sees both.
+        """
+        model = cls.build_model(args).to(
+            dtype=getattr(torch, args.train_dtype),
+            device="cuda" if args.ngpu > 0 else "cpu",
+        )
+        key_file = args.unlabeled_shape_file[0] if args.unlabeled_shape_file else None
+        iterator = cls.build_streaming_iterator(
+            data_path_and_name_and_type=args.unlabeled_data_path_and_name_and_type,
+            key_file=key_file,
+            batch_size=args.batch_size,
+            dtype=args.train_dtype,
+            num_workers=args.num_workers,
+            allow_variable_data_keys=args.allow_variable_data_keys,
+            ngpu=args.ngpu,
+            preprocess_fn=cls.build_preprocess_fn(args, train=False),
+            collate_fn=cls.build_collate_fn(args, train=False),
+            inference=True,  # speech only: no text required
+            mode="train",
+        )
+        collect_unlabeled_stats(
+            model, iterator, Path(args.output_dir), args.ngpu, args.log_interval
+        )
