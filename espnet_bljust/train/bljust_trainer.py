@@ -86,6 +86,18 @@ def scaled_lr(optimizer: torch.optim.Optimizer, factor: float):
             group["lr"] = lr
 
 
+def amp_dtype(device: str) -> torch.dtype:
+    """The autocast dtype of ``--use_amp``.
+
+    On GPU the one espnet2's Trainer picks (bfloat16 where supported, else
+    float16 with its GradScaler). On CPU espnet2's CUDA autocast is a no-op;
+    here CPU autocast runs in bfloat16, which needs no loss scaling.
+    """
+    if device == "cpu" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
 def _params(optimizer: torch.optim.Optimizer) -> List[torch.nn.Parameter]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -110,7 +122,7 @@ class _StepRunner:
         self.state = self.core.bilevel_state
         self.theta = self.core.parameter_groups()["shared"]
         if options.use_amp:
-            dtype = torch.bfloat16 if device == "cpu" else torch.float16
+            dtype = amp_dtype(device)
             self.autocast = lambda: torch.autocast(device_type=device, dtype=dtype)
         else:
             self.autocast = nullcontext

@@ -88,3 +88,31 @@ def test_scaled_lr_restores_the_learning_rate():
     with scaled_lr(opt, 0.25):
         assert opt.param_groups[0]["lr"] == 0.125
     assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_amp_steps_run_the_forward_in_bfloat16_on_cpu(tmp_path):
+    """--use_amp on CPU: forward under bf16 autocast, fp32 master weights,
+    espnet2's own GradScaler (disabled without CUDA) in the step."""
+    from espnet2.train.trainer import GradScaler
+
+    torch.manual_seed(0)
+    args = tiny_args(tmp_path, "--output_dir", str(tmp_path / "exp"), "--use_amp", "true")
+    model = BLJUSTTask.build_model(args)
+    optimizers = BLJUSTTask.build_optimizers(args, model)
+    options = BLJUSTTrainer.build_options(args)
+    runner = _StepRunner(model, optimizers, [None, None], GradScaler(), options, "cpu")
+    dtypes = []
+    first_linear = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
+    first_linear.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    theta = runner.core.parameter_groups()["shared"]
+    before = snapshot(theta)
+
+    ok_lower, lower = runner.lower_step(stream())
+    ok_upper, upper = runner.upper_step(stream(), stream(), 0.5, 1.0, cosine=True)
+    assert ok_lower and ok_upper
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert any(changed(before, theta))
+    for stats in (lower, upper):
+        assert all(torch.isfinite(torch.tensor(v)) for v in stats.values() if v is not None)
+    assert -1.0 <= upper["grad_cos"] <= 1.0
