@@ -22,7 +22,7 @@ from typeguard import typechecked
 from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
 from espnet_bljust.bilevel.phases import Phase, PhasePlan
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelEpoch
-from espnet_bljust.train.diagnostics import gradient_cosine
+from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
 
 UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
 
@@ -342,6 +342,9 @@ class BLJUSTTrainer(Trainer):
                 logging.info(reporter.log_message(-log_interval))
                 if summary_writer is not None:
                     reporter.tensorboard_add_scalar(summary_writer, -log_interval)
+        fingerprint = check_replicas_in_sync(core, f"epoch {iterator.epoch}")
+        if fingerprint is not None:
+            logging.info(f"epoch {iterator.epoch}: replicas in sync ({fingerprint:.6f})")
         return not any_valid
 
     @classmethod

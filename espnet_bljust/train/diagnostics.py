@@ -43,3 +43,37 @@ def gradient_cosine(
     if denom == 0 or not torch.isfinite(denom):
         return None
     return float(torch.dot(ga, gb) / denom)
+
+
+def check_replicas_in_sync(model: torch.nn.Module, where: str) -> Optional[float]:
+    """Under torch.distributed, assert every rank holds the same parameters.
+
+    DistributedDataParallel keeps replicas equal only if every parameter an
+    optimizer steps had its gradient all-reduced; a step outside DDP's
+    ``forward`` would silently fork them. Compares one float64 fingerprint per
+    rank (parameters only: BatchNorm running statistics are per rank).
+
+    Returns:
+        the fingerprint, or None when not distributed.
+
+    Raises:
+        RuntimeError: naming the ranks' fingerprints, when they differ.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return None
+    fingerprint = torch.zeros(1, dtype=torch.float64)
+    for p in model.parameters():
+        fingerprint += p.detach().to(torch.float64).abs().sum().cpu()
+    if torch.distributed.get_backend() == "nccl":
+        fingerprint = fingerprint.cuda()
+    gathered = [
+        torch.zeros_like(fingerprint) for _ in range(torch.distributed.get_world_size())
+    ]
+    torch.distributed.all_gather(gathered, fingerprint)
+    values = [float(g) for g in gathered]
+    if len(set(values)) > 1:
+        raise RuntimeError(
+            f"{where}: the training processes hold different weights "
+            f"(parameter fingerprints per rank: {values})"
+        )
+    return values[0]

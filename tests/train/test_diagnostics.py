@@ -1,0 +1,48 @@
+"""Diagnostics: gradient cosine and the cross-rank replica check."""
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
+
+
+def test_gradient_cosine_of_aligned_and_opposed_objectives():
+    w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    assert gradient_cosine((w * 3).sum(), (w * 5).sum(), [w]) == pytest.approx(1.0)
+    assert gradient_cosine((w * 3).sum(), -(w * 5).sum(), [w]) == pytest.approx(-1.0)
+    assert gradient_cosine(w[0], w[1], [w]) == pytest.approx(0.0)
+    assert w.grad is None  # autograd.grad leaves .grad alone
+
+
+def test_replica_check_is_silent_without_torch_distributed():
+    assert check_replicas_in_sync(torch.nn.Linear(2, 2), "here") is None
+
+
+def _replica_worker(rank: int, port: int, same: bool, results):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    torch.manual_seed(0 if same else rank)
+    try:
+        results[rank] = check_replicas_in_sync(torch.nn.Linear(4, 3), "epoch 1")
+    except RuntimeError as e:
+        results[rank] = str(e)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_replica_check_across_two_gloo_processes(same):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    results = mp.Manager().dict()
+    mp.spawn(_replica_worker, args=(port, same, results), nprocs=2)
+    if same:
+        assert isinstance(results[0], float) and results[0] == results[1]
+    else:
+        for rank in (0, 1):
+            assert "epoch 1: the training processes hold different weights" in results[rank]
