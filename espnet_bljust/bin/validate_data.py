@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Check Kaldi data dirs (labeled or unlabeled) before training on them.
+
+Prints one line per problem (``file:line: utterance 'id': what is wrong``),
+warnings prefixed with ``WARNING:``, then one summary line per dir. Exits 1
+when any dir has an error, 0 otherwise (warnings do not count).
+
+Relative audio paths in wav.scp are read relative to the working directory, as
+espnet2 reads them: run from the folder the recipe runs in.
+
+Usage:
+    python -m espnet_bljust.bin.validate_data data/train_labeled \
+        --token_list data/token_list/char/tokens.txt --fs 16000 \
+        --overlap_with data/train_unlabeled
+    python -m espnet_bljust.bin.validate_data data/train_unlabeled --unlabeled
+"""
+
+import argparse
+import sys
+
+from espnet_bljust.utils.data_checks import TOKEN_TYPES, validate_data_dir
+
+
+def parse_rate(value: str) -> int:
+    """``16000``, ``16k`` or ``8k`` -> a rate in Hz (argparse type)."""
+    text = value.strip().lower()
+    try:
+        rate = float(text[:-1]) * 1000 if text.endswith("k") else float(text)
+    except ValueError:
+        rate = 0.0
+    if rate <= 0 or rate != int(rate):
+        raise argparse.ArgumentTypeError(f"not a sampling rate: {value!r}")
+    return int(rate)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The command line of validate_data."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("data_dirs", nargs="+", metavar="data_dir",
+                        help="Kaldi data dir(s): wav.scp, and text for a labeled one")
+    parser.add_argument("--fs", type=parse_rate, default=16000,
+                        help="expected sampling rate (Hz, or e.g. 16k)")
+    parser.add_argument("--unlabeled", action="store_true",
+                        help="the dir(s) need no transcripts; any text file is ignored")
+    parser.add_argument("--token_list", default=None,
+                        help="token list: transcripts with units outside it are errors")
+    parser.add_argument("--token_type", choices=TOKEN_TYPES, default="char",
+                        help="how transcripts are split into tokens")
+    parser.add_argument("--bpemodel", default=None,
+                        help="sentencepiece model (--token_type bpe)")
+    parser.add_argument("--min_duration", type=float, default=None,
+                        help="shortest allowed utterance in seconds")
+    parser.add_argument("--max_duration", type=float, default=None,
+                        help="longest allowed utterance in seconds")
+    parser.add_argument("--overlap_with", "--unlabeled_dir", action="append", default=[],
+                        metavar="DIR",
+                        help="warn about utterances (same id or same audio) also in "
+                        "this data dir, e.g. the unlabeled set; may be repeated")
+    parser.add_argument("--skip_audio", action="store_true",
+                        help="check the lists only, do not read audio (durations come "
+                        "from utt2dur where present)")
+    parser.add_argument("--pipe_timeout", type=float, default=60.0,
+                        help="seconds a 'command |' wav.scp entry may run")
+    parser.add_argument("--nj", type=int, default=1,
+                        help="audio entries read in parallel")
+    return parser
+
+
+def main(cmd=None) -> None:
+    """Run the checks; exit 1 when any data dir has an error."""
+    parser = get_parser()
+    args = parser.parse_args(cmd)
+    if args.token_type == "bpe" and args.bpemodel is None:
+        parser.error("--token_type bpe needs --bpemodel")
+    if args.token_type != "bpe" and args.bpemodel is not None:
+        parser.error("--bpemodel goes with --token_type bpe")
+    failed = False
+    for data_dir in args.data_dirs:
+        report = validate_data_dir(
+            data_dir,
+            fs=args.fs,
+            unlabeled=args.unlabeled,
+            token_list=args.token_list,
+            token_type=args.token_type,
+            bpemodel=args.bpemodel,
+            min_duration=args.min_duration,
+            max_duration=args.max_duration,
+            overlap_with=args.overlap_with,
+            skip_audio=args.skip_audio,
+            pipe_timeout=args.pipe_timeout,
+            nj=args.nj,
+        )
+        for problem in report.problems:
+            print(problem)
+        print(report.summary())
+        failed = failed or bool(report.errors)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
