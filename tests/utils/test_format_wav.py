@@ -11,6 +11,7 @@ from espnet_bljust.utils.format_wav import (
     format_data_dir,
     main,
     parse_fs,
+    resample,
     to_pcm16,
 )
 
@@ -34,6 +35,21 @@ def test_parse_fs():
     assert parse_fs("16k") == 16000 and parse_fs("8000") == 8000 and parse_fs("22.05k") == 22050
     with pytest.raises(ValueError):
         parse_fs("0")
+
+
+@pytest.mark.parametrize("rate,fs", [(8000, 16000), (44100, 16000), (16000, 8000), (22050, 16000)])
+def test_resample_matches_scipy_and_keeps_a_tone(rate, fs):
+    from scipy.signal import resample_poly
+
+    noise = np.random.default_rng(0).standard_normal(rate) * 0.1
+    ours = resample(noise, rate, fs)
+    g = np.gcd(rate, fs)
+    assert len(ours) == len(resample_poly(noise, fs // g, rate // g)) == fs
+    assert np.max(np.abs(ours - resample_poly(noise, fs // g, rate // g))) < 1e-3
+    tone = resample(np.sin(2 * np.pi * 440 * np.arange(rate) / rate), rate, fs)
+    expected = np.sin(2 * np.pi * 440 * np.arange(fs) / fs)
+    assert np.max(np.abs(tone - expected)[100:-100]) < 2e-3  # zero phase, unit gain
+    assert resample(noise, rate, rate) is noise
 
 
 def test_pcm16_round_trip_is_exact(tmp_path):
