@@ -29,11 +29,17 @@ from espnet_bljust.iterators.batch_stream import (
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
 from espnet_bljust.main_funcs.collect_unlabeled_stats import collect_unlabeled_stats
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
+from espnet_bljust.train.resume_check import check_resume_options
 from espnet_bljust.unsup import unsup_loss_choices
 from espnet_bljust.utils.data_checks import check_labeled_lists, check_unlabeled_lists
 
 # Strategies whose every step may need the unlabeled stream.
 NEEDS_UNLABELED = ("bljust", "pt_ft")
+
+
+def comma_separated_list(value: str) -> List[str]:
+    """'a,b' -> ['a', 'b'] (argparse type)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def needs_unlabeled_stream(args: argparse.Namespace) -> bool:
@@ -199,6 +205,22 @@ class BLJUSTTask(ASRTask):
             default=100,
             help="Stop after this many consecutive steps with a non-finite "
             "loss or gradient",
+        )
+        group.add_argument(
+            "--keep_last_checkpoints",
+            type=int,
+            default=2,
+            help="Full checkpoints (model, optimizers, schedulers, bilevel state) "
+            "kept under <output_dir>/checkpoints as hard links; a resume falls "
+            "back to an older one when the newest cannot be read. 0: only "
+            "checkpoint.pth",
+        )
+        group.add_argument(
+            "--resume_allow_changes",
+            type=comma_separated_list,
+            default=[],
+            help="Option names that --resume true accepts to differ from the "
+            "saved config.yaml (comma separated); any other change is an error",
         )
         group.add_argument(
             "--lower_optim",
@@ -390,6 +412,8 @@ class BLJUSTTask(ASRTask):
         # DistributedDataParallel must be told. (No logging here: logging is
         # configured inside main_worker.)
         args.unused_parameters = True
+        if not args.collect_stats:
+            check_resume_options(args)
         super().main_worker(args)
         if args.collect_stats and args.unlabeled_data_path_and_name_and_type:
             cls.collect_unlabeled_stats(args)

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import logging
 import math
+from pathlib import Path
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -22,6 +23,7 @@ from typeguard import typechecked
 from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
 from espnet_bljust.bilevel.phases import Phase, PhasePlan
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelEpoch
+from espnet_bljust.train.checkpoints import atomic_trainer_saves, load_first_readable
 from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
 
 UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
@@ -44,6 +46,7 @@ class BLJUSTTrainerOptions(TrainerOptions):
     finetune_len: int
     grad_cosine_interval: int
     max_nonfinite_steps: int
+    keep_last_checkpoints: int
     num_iters_per_epoch: Optional[int]
 
 
@@ -271,6 +274,58 @@ class BLJUSTTrainer(Trainer):
     @typechecked
     def build_options(cls, args: argparse.Namespace) -> TrainerOptions:
         return build_dataclass(BLJUSTTrainerOptions, args)
+
+    @classmethod
+    def run(
+        cls,
+        model,
+        optimizers,
+        schedulers,
+        train_iter_factory,
+        valid_iter_factory,
+        plot_attention_iter_factory,
+        trainer_options,
+        distributed_option,
+    ) -> None:
+        """espnet2's run, with atomic checkpoint writes and the last N kept."""
+        with atomic_trainer_saves(trainer_options.keep_last_checkpoints):
+            super().run(
+                model=model,
+                optimizers=optimizers,
+                schedulers=schedulers,
+                train_iter_factory=train_iter_factory,
+                valid_iter_factory=valid_iter_factory,
+                plot_attention_iter_factory=plot_attention_iter_factory,
+                trainer_options=trainer_options,
+                distributed_option=distributed_option,
+            )
+
+    @staticmethod
+    def resume(
+        checkpoint,
+        model,
+        reporter,
+        optimizers,
+        schedulers,
+        scaler,
+        ngpu: int = 0,
+        strict: bool = True,
+    ):
+        """espnet2's resume from the newest readable of checkpoint.pth and the kept ones."""
+
+        def load(path):
+            Trainer.resume(
+                checkpoint=path,
+                model=model,
+                reporter=reporter,
+                optimizers=optimizers,
+                schedulers=schedulers,
+                scaler=scaler,
+                ngpu=ngpu,
+                strict=strict,
+            )
+
+        load_first_readable(Path(checkpoint), load)
 
     @classmethod
     def gamma_schedule(

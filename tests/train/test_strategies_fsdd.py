@@ -1,5 +1,5 @@
 """Every strategy trains on real FSDD speech, then decodes with espnet2's own
-asr_inference and Speech2Text; training resumes exactly after an interruption."""
+asr_inference and Speech2Text. (Exact resume: test_kill_resume_fsdd.py.)"""
 
 from pathlib import Path
 
@@ -123,29 +123,3 @@ def test_speech2text_loads_the_trained_weights(fsdd_small, tmp_path):
     assert rate == 16000
     text, tokens, token_ids, hyp = s2t(torch.tensor(wave, dtype=torch.float32))[0]
     assert isinstance(text, str)
-
-
-def test_resume_continues_with_the_same_state(fsdd_small, tmp_path):
-    """Stop after epoch 2, resume to epoch 3: the same gamma, counters, stream
-    positions and (bitwise) weights as a run that was never interrupted."""
-    args = ["--strategy", "bljust", "--max_epoch", "3", "--num_iters_per_epoch", "4",
-            "--phase_unit", "step", "--exploration_len", "2", "--joint_len", "8",
-            "--finetune_len", "2", "--scheduler_conf", "warmup_steps=10",
-            "--lower_scheduler_conf", "warmup_steps=10"]  # fmt: skip
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    bljust_train.main(train_args(fsdd_small, whole, *args))
-    bljust_train.main(train_args(fsdd_small, split, *args, "--max_epoch", "2"))
-    middle = final_state(split)["model"]
-    assert int(middle["bilevel_state.ticks"]) == 8
-    bljust_train.main(train_args(fsdd_small, split, *args, "--resume", "true"))
-
-    a, b = final_state(whole), final_state(split)
-    for key in [k for k in a["model"] if k.startswith("bilevel_state.")]:
-        assert a["model"][key] == b["model"][key], key
-    assert int(b["model"]["bilevel_state.ticks"]) == 12
-    assert int(b["model"]["bilevel_state.joint_upper_steps"]) == 8
-    # bitwise on CPU with a fixed seed
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
-    for opt_a, opt_b in zip(a["optimizers"], b["optimizers"]):
-        assert opt_a["state"].keys() == opt_b["state"].keys()

@@ -1,0 +1,91 @@
+"""Refuse ``--resume true`` with options that differ from the saved run's.
+
+espnet2 resumes from ``<output_dir>/checkpoint.pth`` whatever the new
+command line says: a changed strategy, γ schedule, batch size or data list
+silently continues a different experiment, and a changed model size fails
+deep inside ``load_state_dict``. This check compares the new options with
+the ``config.yaml`` the saved run wrote and names every difference.
+"""
+
+import argparse
+from pathlib import Path
+from typing import Any, Dict, Iterable, List
+
+import yaml
+
+from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
+
+# Options that may change between a run and its resumption: they do not
+# alter what the next training step computes (or only extend the run).
+MAY_CHANGE = frozenset(
+    """
+    max_epoch resume config print_config version output_dir ngpu num_workers
+    log_interval use_tensorboard use_wandb wandb_project wandb_id wandb_entity
+    wandb_name wandb_model_log_interval detect_anomaly dist_backend
+    dist_init_method dist_world_size dist_rank local_rank dist_master_addr
+    dist_master_port dist_launcher multiprocessing_distributed distributed
+    num_att_plot use_matplotlib keep_nbest_models nbest_averaging_interval
+    best_model_criterion patience early_stopping_criterion no_forward_run
+    max_cache_size max_cache_fd valid_batch_size valid_batch_bins
+    valid_max_cache_size grad_cosine_interval max_nonfinite_steps
+    keep_last_checkpoints resume_allow_changes unused_parameters
+    """.split()
+)
+
+
+class ResumeMismatchError(ValueError):
+    """``--resume true`` with options that differ from the checkpoint's run."""
+
+
+def _normalized(options: Dict[str, Any]) -> Dict[str, Any]:
+    """The options as config.yaml would hold them (tuples -> lists, ...)."""
+    return yaml.safe_load(yaml_no_alias_safe_dump(options))
+
+
+def _token_list(value: Any) -> Any:
+    """espnet2 replaces a token list path by the tokens when building the model."""
+    if isinstance(value, str) and Path(value).is_file():
+        return [line.rstrip("\n") for line in open(value, encoding="utf-8")]
+    return value
+
+
+def differences(
+    saved: Dict[str, Any], now: Dict[str, Any], allowed: Iterable[str] = ()
+) -> List[str]:
+    """``name: saved -> now`` for every option that changed and may not."""
+    skip = MAY_CHANGE | set(allowed)
+    now = _normalized(now)
+    lines = []
+    for key in sorted(set(saved) & set(now) - skip):
+        old, new = saved[key], now[key]
+        if key == "token_list":
+            old, new = _token_list(old), _token_list(new)
+            if old != new:
+                lines.append("token_list: the tokens differ from the saved run's")
+            continue
+        if old != new:
+            lines.append(f"{key}: {old!r} (saved) -> {new!r} (now)")
+    return lines
+
+
+def check_resume_options(args: argparse.Namespace) -> None:
+    """Raise ResumeMismatchError when resuming with changed options.
+
+    Does nothing unless ``--resume true`` and the output dir holds both a
+    checkpoint and its config.yaml.
+    """
+    output_dir = Path(args.output_dir)
+    config = output_dir / "config.yaml"
+    if not (args.resume and (output_dir / "checkpoint.pth").exists() and config.exists()):
+        return
+    with open(config, encoding="utf-8") as f:
+        saved = yaml.safe_load(f)
+    allowed = args.resume_allow_changes or []
+    found = differences(saved, vars(args), allowed)
+    if found:
+        raise ResumeMismatchError(
+            f"--resume true, but {len(found)} option(s) differ from the run saved in "
+            f"{config}:\n  " + "\n  ".join(found) + "\nResume with the saved options, "
+            "start a new run with another --output_dir, or accept the change with "
+            "--resume_allow_changes <name>[,<name>...]."
+        )

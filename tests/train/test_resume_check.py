@@ -1,0 +1,54 @@
+"""--resume true with changed options is refused with every difference named."""
+
+import argparse
+
+import pytest
+import yaml
+
+from espnet_bljust.train.resume_check import (
+    ResumeMismatchError,
+    check_resume_options,
+    differences,
+)
+
+SAVED = {
+    "strategy": "bljust", "gamma_max": 1.0, "batch_size": 12, "max_epoch": 3,
+    "token_list": ["<blank>", "<unk>", "A", "<sos/eos>"], "ngpu": 0,
+    "encoder_conf": {"num_blocks": 2}, "resume_allow_changes": [],
+}  # fmt: skip
+
+
+def test_differences_name_changed_options_but_not_allowed_ones(tmp_path):
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("<blank>\n<unk>\nA\n<sos/eos>\n")
+    same = dict(SAVED, token_list=str(tokens), max_epoch=10, ngpu=1)
+    assert differences(SAVED, same) == []
+
+    changed = dict(same, strategy="just", encoder_conf={"num_blocks": 4}, gamma_max=2.0)
+    assert differences(SAVED, changed) == [
+        "encoder_conf: {'num_blocks': 2} (saved) -> {'num_blocks': 4} (now)",
+        "gamma_max: 1.0 (saved) -> 2.0 (now)",
+        "strategy: 'bljust' (saved) -> 'just' (now)",
+    ]
+    assert differences(SAVED, changed, allowed=["strategy", "encoder_conf", "gamma_max"]) == []
+
+    tokens.write_text("<blank>\n<unk>\nB\n<sos/eos>\n")
+    assert differences(SAVED, same) == ["token_list: the tokens differ from the saved run's"]
+
+
+def test_check_resume_options_only_acts_when_resuming_a_saved_run(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(SAVED))
+    args = argparse.Namespace(
+        **dict(SAVED, strategy="pt_ft", output_dir=str(tmp_path), resume=True)
+    )
+    check_resume_options(args)  # no checkpoint yet: a fresh start, nothing to compare
+    (tmp_path / "checkpoint.pth").write_bytes(b"x")
+    with pytest.raises(ResumeMismatchError) as e:
+        check_resume_options(args)
+    assert "1 option(s) differ" in str(e.value)
+    assert "strategy: 'bljust' (saved) -> 'pt_ft' (now)" in str(e.value)
+    assert "--resume_allow_changes" in str(e.value)
+    args.resume = False
+    check_resume_options(args)
+    args.resume, args.resume_allow_changes = True, ["strategy"]
+    check_resume_options(args)
