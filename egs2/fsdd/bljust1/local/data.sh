@@ -17,7 +17,7 @@ labeled_takes=2     # labeled takes per speaker and digit
 unlabeled_takes=-1  # unlabeled takes after them; -1: every remaining train take
 dev_takes=5         # dev takes (from take 5), at most 5
 test_takes=5        # test takes (from take 0), at most 5
-speakers=""         # a subset, e.g. "george theo" (small runs); empty: all six
+speakers=""         # a subset, e.g. george,theo (small runs); empty: all six
 audio=original      # original: the 8 kHz wav (bljust.sh formats to --fs); 16k: the shared
                     # copy's 16 kHz flac; auto: the flac where present
 fsdd_tag=v1.0.10    # the release downloaded when $FSDD is absent
@@ -73,7 +73,10 @@ num_wav=$(find "${FSDD}/recordings" -maxdepth 1 -name '*.wav' 2>/dev/null | wc -
 log "FSDD at ${FSDD}: ${num_wav} original recordings"
 
 opts=()
-[ -n "${speakers}" ] && read -r -a spk <<<"${speakers}" && opts+=(--speakers "${spk[@]}")
+if [ -n "${speakers}" ]; then
+    read -r -a spk <<<"${speakers//,/ }"
+    opts+=(--speakers "${spk[@]}")
+fi
 python3 -m espnet_bljust.utils.fsdd_split --fsdd "${FSDD}" --out data \
     --labeled_takes "${labeled_takes}" --unlabeled_takes "${unlabeled_takes}" \
     --dev_takes "${dev_takes}" --test_takes "${test_takes}" --audio "${audio}" "${opts[@]}"
