@@ -83,6 +83,22 @@ def test_non_finite_gradient_skips_the_step(runner):
         runner.step(0, bad)
 
 
+def test_non_finite_lower_step_is_skipped_and_a_good_step_resets_the_streak(runner):
+    eta = runner.core.parameter_groups()["unsupervised"]
+    before = snapshot(eta)
+
+    def bad():
+        loss, stats, _ = runner.model(**tiny_batch(), level="unsupervised")
+        return loss * float("inf"), stats
+
+    ok, _ = runner.step(1, bad)
+    assert not ok and runner.state["nonfinite_streak"] == 1
+    assert not any(changed(before, eta)) and runner.state["lower_steps"] == 0
+    ok, _ = runner.lower_step(stream())
+    assert ok and runner.state["nonfinite_streak"] == 0
+    assert runner.state["skipped_steps"] == 1 and runner.state["lower_steps"] == 1
+
+
 def test_scaled_lr_restores_the_learning_rate():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
     with scaled_lr(opt, 0.25):
