@@ -42,6 +42,21 @@ def comma_separated_list(value: str) -> List[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def token_check_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """Options of the transcript-vs-token-list check, or {} where espnet2's
+    text processing (cleaner, g2p, non-linguistic symbols) changes the text
+    before it is tokenized."""
+    if (
+        args.token_type not in ("char", "word", "bpe")
+        or getattr(args, "cleaner", None) is not None
+        or getattr(args, "g2p", None) is not None
+        or getattr(args, "non_linguistic_symbols", None) is not None
+        or args.token_list is None
+    ):
+        return {}
+    return dict(token_list=args.token_list, token_type=args.token_type, bpemodel=args.bpemodel)
+
+
 def needs_unlabeled_stream(args: argparse.Namespace) -> bool:
     """Whether the chosen strategy reads unlabeled speech."""
     if args.strategy in NEEDS_UNLABELED:
@@ -315,7 +330,9 @@ class BLJUSTTask(ASRTask):
     def check_training_data(cls, args: argparse.Namespace) -> None:
         """Refuse bad or missing training data before the first step."""
         check_labeled_lists(
-            args.train_data_path_and_name_and_type, "labeled training data"
+            args.train_data_path_and_name_and_type,
+            "labeled training data",
+            **token_check_options(args),
         )
         check_labeled_lists(
             args.valid_data_path_and_name_and_type, "validation data"

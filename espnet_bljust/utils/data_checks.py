@@ -157,7 +157,7 @@ def _quoted(units: Iterable[str]) -> str:
 
 def transcript_checker(
     token_type: str = "char",
-    token_list: Optional[Union[str, Path]] = None,
+    token_list: Optional[Union[str, Path, Sequence[str]]] = None,
     bpemodel: Optional[Union[str, Path]] = None,
 ) -> Callable[[str], List[str]]:
     """A function transcript -> what in it espnet2 would turn into ``<unk>``.
@@ -165,12 +165,18 @@ def transcript_checker(
     Args:
         token_type: ``char`` (characters, spaces as ``<space>``), ``word``
             (whitespace-split words) or ``bpe`` (sentencepiece pieces).
-        token_list: the token list file; may be None for ``bpe`` only.
+        token_list: the token list file (or the tokens themselves, as espnet2
+            holds them in ``args.token_list`` once the model is built); may be
+            None for ``bpe`` only.
         bpemodel: the sentencepiece model, required for ``bpe``.
     """
     if token_type not in TOKEN_TYPES:
         raise ValueError(f"token_type must be one of {TOKEN_TYPES}, got {token_type!r}")
-    vocab = set(read_token_list(token_list)) if token_list is not None else None
+    if isinstance(token_list, (list, tuple)):
+        vocab = set(token_list)
+        token_list = "(the training token list)"
+    else:
+        vocab = set(read_token_list(token_list)) if token_list is not None else None
     if token_type != "bpe":
         if vocab is None:
             raise ValueError(f"token_type {token_type} needs a token list")
@@ -368,48 +374,53 @@ def _text_lists(triples: Sequence[Tuple[str, str, str]]) -> Dict[str, str]:
     return {name: path for path, name, typ in triples if typ not in _NON_TEXT_TYPES}
 
 
-def check_labeled_lists(triples: Sequence[Tuple[str, str, str]], what: str) -> None:
+def check_labeled_lists(
+    triples: Sequence[Tuple[str, str, str]],
+    what: str,
+    token_list: Optional[Union[str, Path, Sequence[str]]] = None,
+    token_type: str = "char",
+    bpemodel: Optional[Union[str, Path]] = None,
+) -> None:
     """Every speech entry has a non-empty transcript; the lists exist; no id twice.
 
-    Fast (no audio is read): it runs at every training start.
+    Fast (no audio is read): it runs at every training start. The messages
+    are the ones ``validate_data`` prints for the same problems.
 
     Args:
         triples: ``(path, name, type)`` as given to
             ``--train_data_path_and_name_and_type``.
         what: label of the data set in the message, e.g. "labeled training data".
+        token_list, token_type, bpemodel: when given, transcripts must be
+            covered by the tokens (see ``transcript_checker``).
 
     Raises:
         DataCheckError: listing every problem found.
     """
-    problems: List[str] = []
+    problems: List[Problem] = []
     lists = _text_lists(triples)
     for path in lists.values():
         if not Path(path).is_file():
-            problems.append(f"{path}: file not found")
-    if problems:
-        raise DataCheckError(problems, what)
-    if "speech" not in lists or "text" not in lists:
+            problems.append(Problem(path, "file not found"))
+    if problems or "speech" not in lists or "text" not in lists:
+        _raise_if_any(problems, what)
         return
-    speech = read_list(lists["speech"])
-    text = read_list(lists["text"])
+    speech_path, text_path = lists["speech"], lists["text"]
+    speech, text = read_list(speech_path), read_list(text_path)
     if not speech:
-        problems.append(f"{lists['speech']}: no utterances")
-    problems += [str(p) for p in duplicate_ids(speech, lists["speech"])]
-    problems += [str(p) for p in duplicate_ids(text, lists["text"])]
-    transcripts = {uid: (lineno, value) for lineno, uid, value in text}
-    for lineno, uid, _ in speech:
-        if uid not in transcripts:
-            problems.append(
-                f"{lists['speech']}:{lineno}: utterance '{uid}' has no transcript "
-                f"in {lists['text']}"
-            )
-    for lineno, uid, value in text:
-        if not value.strip():
-            problems.append(
-                f"{lists['text']}:{lineno}: utterance '{uid}' has an empty transcript"
-            )
+        problems.append(Problem(speech_path, "no utterances (empty set)"))
+    problems += duplicate_ids(speech, speech_path) + duplicate_ids(text, text_path)
+    text_ids = {uid for _, uid, _ in text}
+    problems += missing_ids(speech, speech_path, text_ids, f"no transcript (not in {text_path})")
+    checker = None
+    if token_list is not None or bpemodel is not None:
+        checker = transcript_checker(token_type, token_list, bpemodel)
+    problems += check_transcripts(text, text_path, checker)
+    _raise_if_any(problems, what)
+
+
+def _raise_if_any(problems: Sequence[Problem], what: str) -> None:
     if problems:
-        raise DataCheckError(problems, what)
+        raise DataCheckError([str(p) for p in problems], what)
 
 
 def check_unlabeled_lists(
@@ -440,7 +451,7 @@ def check_unlabeled_lists(
             continue
         entries = read_list(path)
         if not entries:
-            problems.append(f"{path}: no utterances (empty list)")
+            problems.append(f"{path}: no utterances (empty set)")
         problems += [str(p) for p in duplicate_ids(entries, str(path))]
     if problems:
         raise DataCheckError(problems, what)

@@ -65,7 +65,7 @@ def test_labeled_utterance_without_text(broken, tmp_path, capsys):
     text.write_text("".join(lines))
     err = run_expecting_error(train_args(broken, tmp_path / "exp"), capsys)
     wav_scp = broken / "train_labeled" / "wav.scp"
-    assert f"{wav_scp}:5: utterance '{dropped}' has no transcript in {text}" in err
+    assert f"{wav_scp}:5: utterance '{dropped}': no transcript (not in {text})" in err
     assert not (tmp_path / "exp" / "checkpoint.pth").exists()
 
 
@@ -76,7 +76,21 @@ def test_empty_transcript(broken, tmp_path, capsys):
     lines[2] = f"{uid}\n"
     text.write_text("".join(lines))
     err = run_expecting_error(train_args(broken, tmp_path / "exp"), capsys)
-    assert f"{text}:3: utterance '{uid}' has an empty transcript" in err
+    assert f"{text}:3: utterance '{uid}': empty transcript" in err
+
+
+def test_transcript_outside_the_token_list(broken, tmp_path, capsys):
+    """The same message as validate_data; espnet2 would silently read <unk>."""
+    text = broken / "train_labeled" / "text"
+    lines = text.read_text().splitlines(keepends=True)
+    uid = lines[1].split()[0]
+    lines[1] = f"{uid} NINÉ\n"
+    text.write_text("".join(lines))
+    err = run_expecting_error(train_args(broken, tmp_path / "exp"), capsys)
+    assert (
+        f"{text}:2: utterance '{uid}': characters not in the token list "
+        "(the training token list): 'É'"
+    ) in err
 
 
 def test_missing_unlabeled_stream(broken, tmp_path, capsys):
@@ -92,4 +106,4 @@ def test_empty_unlabeled_stream(broken, tmp_path, capsys):
     wav_scp = broken / "train_unlabeled" / "wav.scp"
     wav_scp.write_text("")
     err = run_expecting_error(train_args(broken, tmp_path / "exp"), capsys)
-    assert f"{wav_scp}: no utterances (empty list)" in err
+    assert f"{wav_scp}: no utterances (empty set)" in err

@@ -420,7 +420,7 @@ def test_training_checks_refuse_duplicate_ids(data):
     with pytest.raises(DataCheckError) as e:
         check_unlabeled_lists([(scp, "speech", "sound")], [str(shape)], "unl")
     assert e.value.problems == [
-        f"{scp}: no utterances (empty list)",
+        f"{scp}: no utterances (empty set)",
         f"{shape}:3: utterance 'a': duplicate id (first at line 1)",
     ]
 
