@@ -2,6 +2,7 @@
 # Synthesize the demo corpus with espeak-ng (multi-speaker, test voices held out)
 # and write data/{train_labeled,train_unlabeled,dev,test}.
 set -euo pipefail
+# shellcheck source=/dev/null
 . ./db.sh
 # Sizes; the environment may override them (the CI test makes a tiny corpus).
 num_labeled="${DEMO_NUM_LABELED:-150}"
