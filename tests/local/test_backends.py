@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,26 @@ def test_run_slurm_failures_and_slurm_pl_name(tmp_path, fake_sbatch):
         missing = _run([RUN_SLURM, "x.log", "true"], tmp_path, no_slurm)
         assert missing.returncode == 1 and "sbatch not found" in missing.stderr
     assert Path(tmp_path / "l" / "f.1.log").read_text().count("# Ended (code 0)") == 1
+
+
+def test_espnet2_launch_drives_both_backends(tmp_path, fake_sbatch):
+    """espnet2.bin.launch's two paths used by bljust.sh: one node with several GPUs
+    through run_local.sh, several nodes through slurm.pl (its srun branch)."""
+    launch = [sys.executable, "-m", "espnet2.bin.launch"]
+    one = _run(launch + ["--cmd", f"{RUN_LOCAL} --name t", "--log", "one.log", "--ngpu", "2",
+                         "--num_nodes", "1", "--", "echo", "train"], tmp_path)  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    assert "train --ngpu 2 --multiprocessing_distributed True" in (tmp_path / "one.log").read_text()
+
+    bindir = Path(fake_sbatch["PATH"].split(os.pathsep)[0])
+    (bindir / "srun").write_text('#!/usr/bin/env bash\necho "srun: $*"\n')
+    (bindir / "srun").chmod(0o755)
+    many = _run(launch + ["--cmd", str(REPO / "local" / "slurm.pl"), "--log", "many.log",
+                          "--ngpu", "2", "--num_nodes", "2", "--init_file_prefix",
+                          str(tmp_path / ".dist_init_"), "--", "echo", "train"],
+                tmp_path, fake_sbatch)  # fmt: skip
+    assert many.returncode == 0, many.stderr
+    log = (tmp_path / "many.log").read_text()
+    assert "srun: --export=ALL echo train --ngpu 2" in log and "--dist_launcher slurm" in log
+    call = (tmp_path / "calls.txt").read_text().split()
+    assert "--nodes=2" in call and "--gres=gpu:2" in call and "--cpus-per-task=2" in call
