@@ -101,6 +101,21 @@ def amp_dtype(device: str) -> torch.dtype:
     return torch.float16
 
 
+def average_across_ranks(stats: Dict[str, Optional[float]]) -> Dict[str, Optional[float]]:
+    """Mean of every numeric stat over the ranks (as espnet2 averages its
+    stats); unchanged when not distributed. Every rank runs the same phase,
+    so every rank reports the same keys."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return stats
+    keys = sorted(k for k, v in stats.items() if v is not None)
+    values = torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64)
+    if torch.distributed.get_backend() == "nccl":
+        values = values.cuda()
+    torch.distributed.all_reduce(values)
+    values /= torch.distributed.get_world_size()
+    return {**stats, **{k: float(v) for k, v in zip(keys, values.tolist())}}
+
+
 def _params(optimizer: torch.optim.Optimizer) -> List[torch.nn.Parameter]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -380,6 +395,7 @@ class BLJUSTTrainer(Trainer):
                 phase = plan.phase(iterator.epoch, state["ticks"])
                 stats = cls._one_tick(runner, phase, labeled, unlabeled, schedule, options)
             stepped = stats.pop("_stepped")
+            stats = average_across_ranks(stats)
             any_valid = any_valid or stepped
             state["ticks"] += 1
             state["phase"] = phase.index
