@@ -146,6 +146,11 @@ done
 : "${train_cmd:?cmd.sh must export train_cmd}"
 : "${cuda_cmd:?cmd.sh must export cuda_cmd}"
 : "${decode_cmd:?cmd.sh must export decode_cmd}"
+for c in "${train_cmd}" "${cuda_cmd}" "${decode_cmd}"; do
+    command -v "${c%% *}" > /dev/null || die "job backend ${c%% *} not found (cmd.sh; BLJUST_ROOT=${BLJUST_ROOT:-unset})"
+done
+${python} -c "import espnet_bljust" 2> /dev/null \
+    || die "${python} cannot import espnet_bljust: source path.sh (make install builds .venv)"
 
 [ -n "${train_config}" ] || die "--train_config is required"
 [ -f "${train_config}" ] || die "--train_config ${train_config}: no such file"
@@ -280,6 +285,14 @@ validate_sets() {
         die "validation of ${failed[*]} failed (logs in ${logdir}/): fix the lists, then rerun"
     fi
     log "validated: $(for item in "$@"; do basename "${item%%:*}"; done | xargs)"
+    for item in "$@"; do  # warnings (e.g. labeled/unlabeled overlap) do not stop it
+        name=$(basename "${item%%:*}")
+        n=$(grep -c '^WARNING' "${logdir}/${name}.log" || true)
+        if [ "${n}" -gt 0 ]; then
+            log "${name}: ${n} warning(s) (${logdir}/${name}.log), first ones:"
+            grep '^WARNING' "${logdir}/${name}.log" | head -n 5
+        fi
+    done
 }
 
 resolve_model() {
@@ -350,11 +363,11 @@ fi
 if run_stage 3 "${skip_data_prep}"; then
     for s in ${all_sets}; do
         [ -f "${data}/${s}/wav.scp" ] || die "stage 3: ${data}/${s}/wav.scp missing (run stage 1)"
-        opts=(--fs "${fs_hz}" --nj "${nj}")
+        opts=(--fs "${fs_hz}")
         if [ "${s}" = "${labeled_set}" ] || [ "${s}" = "${unlabeled_set}" ]; then
             opts+=(--min_duration "${min_wav_duration}" --max_duration "${max_wav_duration}")
         fi
-        stamp="${raw}/${s}/.done"
+        stamp="${raw}/${s}/.done"  # the settings it was made with
         if newer_than "${stamp}" "${data}/${s}/wav.scp" "${data}/${s}/text" "${data}/${s}/utt2spk" \
                 && [ "$(cat "${stamp}")" = "${opts[*]}" ]; then
             log "stage 3: ${raw}/${s} is up to date"
@@ -365,7 +378,8 @@ if run_stage 3 "${skip_data_prep}"; then
         # shellcheck disable=SC2086
         run_logged "stage 3 (format ${s})" "${expdir}/format/${s}.log" \
             ${train_cmd} --num_threads "${nj}" -- \
-            ${python} -m espnet_bljust.utils.format_wav "${opts[@]}" "${data}/${s}" "${raw}/${s}"
+            ${python} -m espnet_bljust.utils.format_wav "${opts[@]}" --nj "${nj}" \
+                "${data}/${s}" "${raw}/${s}"
         grep -h "utterances at" "${expdir}/format/${s}.log" || true
         echo "${opts[*]}" > "${stamp}"
     done
