@@ -70,7 +70,8 @@
 #   --labeled_set, --unlabeled_set, --valid_set, --test_sets, --strategy
 #   (bljust|just|pt_ft|supervised), --asr_tag (default: the strategy), --expdir (exp),
 #   --dumpdir (dump), --python (python3)
-#   --corpus_name, --data_license, --model_license (cc-by-4.0), --lang (en), --hf_repo
+#   --corpus_name (default: the recipe's corpus dir name), --data_license, --model_license
+#   (cc-by-4.0), --lang (en), --hf_repo; --speech_fold_length (80000), --text_fold_length (150)
 set -euo pipefail
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (bljust.sh) $*"; }
@@ -78,8 +79,7 @@ die() { log "ERROR: $*" >&2; exit 1; }
 
 full_command="$0$(printf ' %q' "$@")"
 
-# The options are the variables set from here to the end of the defaults.
-vars_before=" $(compgen -v | xargs) "
+# The options: every variable set below, from stage= to text_fold_length=.
 stage=1
 stop_stage=10
 skip_data_prep=false
@@ -120,11 +120,8 @@ lang=en
 hf_repo=
 speech_fold_length=80000
 text_fold_length=150
-option_names=" "
-for v in $(compgen -v); do
-    [[ "${vars_before}" == *" ${v} "* || "${v}" == vars_before || ! "${v}" =~ ^[a-z] ]] \
-        || option_names+="${v} "
-done
+option_names=" $(sed -n '/^stage=1$/,/^text_fold_length=/s/^\([a-z_]*\)=.*/\1/p' \
+    "${BASH_SOURCE[0]}" | xargs) "
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -163,11 +160,9 @@ case "${strategy}" in bljust|just|pt_ft|supervised) ;; *) die "unknown --strateg
 for flag in skip_data_prep skip_train skip_eval skip_packing skip_upload_hf gpu_inference; do
     case "${!flag}" in true|false) ;; *) die "--${flag} must be true or false" ;; esac
 done
-case "${fs}" in
-    *k) fs_hz=$(( ${fs%k} * 1000 )) ;;
-    *) fs_hz="${fs}" ;;
-esac
-[[ "${fs_hz}" =~ ^[1-9][0-9]*$ ]] || die "--fs ${fs}: not a sampling rate"
+fs_hz="${fs}"
+[[ "${fs}" =~ ^[1-9][0-9]*k$ ]] && fs_hz=$(( ${fs%k} * 1000 ))
+[[ "${fs_hz}" =~ ^[1-9][0-9]*$ ]] || die "--fs ${fs}: not a sampling rate (16000 or 16k)"
 if [ "${num_nodes}" -gt 1 ] && [[ "${cuda_cmd}" != *slurm* ]]; then
     die "--num_nodes ${num_nodes} needs a cluster backend (cmd_backend=slurm in cmd.sh)"
 fi
