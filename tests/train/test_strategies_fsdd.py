@@ -103,11 +103,15 @@ def test_strategy_trains_and_decodes(strategy, fsdd_small, tmp_path):
 
 
 def test_speech2text_loads_the_trained_weights(fsdd_small, tmp_path):
+    """Trained with --use_amp (bf16 autocast on CPU), decoded in fp32."""
     exp = tmp_path / "exp"
     bljust_train.main(
         train_args(fsdd_small, exp, "--strategy", "bljust", *COMMON, "--max_epoch", "1",
-                   "--exploration_len", "2", "--joint_len", "4")
+                   "--exploration_len", "2", "--joint_len", "4", "--use_amp", "true")
     )  # fmt: skip
+    states = final_state(exp)
+    assert "scaler" in states and int(states["model"]["bilevel_state.skipped_steps"]) == 0
+    assert int(states["model"]["bilevel_state.upper_steps"]) == 4
     s2t = Speech2Text(
         asr_train_config=str(exp / "config.yaml"),
         asr_model_file=str(exp / "latest.pth"),
