@@ -358,7 +358,6 @@ class BLJUSTTask(ASRTask):
             raise ValueError(
                 f"BL-JUST supports --iterator_type sequence, got {args.iterator_type}"
             )
-        cls.check_training_data(args)
         iter_options = cls.build_iter_options(args, distributed_option, mode)
         labeled = cls.build_batch_stream(args, iter_options, "labeled")
         unlabeled = None
@@ -430,7 +429,9 @@ class BLJUSTTask(ASRTask):
         # configured inside main_worker.)
         args.unused_parameters = True
         if not args.collect_stats:
+            # Before the model is built and anything is written.
             check_resume_options(args)
+            cls.check_training_data(args)
         super().main_worker(args)
         if args.collect_stats and args.unlabeled_data_path_and_name_and_type:
             cls.collect_unlabeled_stats(args)

@@ -22,6 +22,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 from espnet_bljust.utils.audio_checks import (
     audio_problems,
     duration_problems,
+    missing_audio_message,
     probe_entries,
     resolve_audio,
 )
@@ -409,6 +410,8 @@ def check_labeled_lists(
     if not speech:
         problems.append(Problem(speech_path, "no utterances (empty set)"))
     problems += duplicate_ids(speech, speech_path) + duplicate_ids(text, text_path)
+    if speech_path in _sound_lists(triples):
+        problems += missing_audio(speech, speech_path)
     text_ids = {uid for _, uid, _ in text}
     problems += missing_ids(speech, speech_path, text_ids, f"no transcript (not in {text_path})")
     checker = None
@@ -416,6 +419,22 @@ def check_labeled_lists(
         checker = transcript_checker(token_type, token_list, bpemodel)
     problems += check_transcripts(text, text_path, checker)
     _raise_if_any(problems, what)
+
+
+def _sound_lists(triples: Sequence[Tuple[str, str, str]]) -> Set[str]:
+    """The lists espnet2 reads as audio files (type ``sound``)."""
+    return {path for path, _, typ in triples if typ == "sound"}
+
+
+def missing_audio(entries: Entries, path: str) -> List[Problem]:
+    """Audio files a wav.scp names that do not exist (no audio is read)."""
+    data_dir = Path(path).parent
+    found = []
+    for lineno, uid, value in entries:
+        message = missing_audio_message(value, data_dir)
+        if message is not None:
+            found.append(Problem(path, message, lineno, uid))
+    return found
 
 
 def _raise_if_any(problems: Sequence[Problem], what: str) -> None:
@@ -453,5 +472,7 @@ def check_unlabeled_lists(
         if not entries:
             problems.append(f"{path}: no utterances (empty set)")
         problems += [str(p) for p in duplicate_ids(entries, str(path))]
+        if path in _sound_lists(triples):
+            problems += [str(p) for p in missing_audio(entries, str(path))]
     if problems:
         raise DataCheckError(problems, what)

@@ -89,7 +89,7 @@ def test_transcript_outside_the_token_list(broken, tmp_path, capsys):
     err = run_expecting_error(train_args(broken, tmp_path / "exp"), capsys)
     assert (
         f"{text}:2: utterance '{uid}': characters not in the token list "
-        "(the training token list): 'É'"
+        f"{broken / 'tokens.txt'}: 'É'"
     ) in err
 
 
@@ -107,3 +107,16 @@ def test_empty_unlabeled_stream(broken, tmp_path, capsys):
     wav_scp.write_text("")
     err = run_expecting_error(train_args(broken, tmp_path / "exp"), capsys)
     assert f"{wav_scp}: no utterances (empty set)" in err
+
+
+@pytest.mark.parametrize("stream", ["train_labeled", "train_unlabeled"])
+def test_missing_audio_file(stream, broken, tmp_path, capsys):
+    """Refused before training (not a DataLoader traceback in hour 10)."""
+    wav_scp = broken / stream / "wav.scp"
+    lines = wav_scp.read_text().splitlines(keepends=True)
+    uid, audio = lines[3].split()
+    lines[3] = f"{uid} {audio}.gone\n"
+    wav_scp.write_text("".join(lines))
+    err = run_expecting_error(train_args(broken, tmp_path / "exp"), capsys)
+    assert f"{wav_scp}:4: utterance '{uid}': audio file not found: {audio}.gone" in err
+    assert not (tmp_path / "exp" / "config.yaml").exists()
