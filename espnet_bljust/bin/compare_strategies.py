@@ -1,0 +1,703 @@
+#!/usr/bin/env python3
+"""Compare BL-JUST with its baselines on one FSDD split at an equal step budget.
+
+For every ``--labeled_takes`` (1, 2, 5 takes per speaker and digit = 60, 120,
+300 labeled utterances; the rest of FSDD train is the unlabeled set; dev and
+test are the official FSDD takes 5-9 and 0-4), every strategy and every seed:
+
+1. train with ``espnet_bljust.bin.bljust_train`` on the same model config and
+   the same number of ticks (``--max_epoch`` x ``--num_iters_per_epoch``,
+   ``--phase_unit step``); the phases of the strategies that have them are the
+   same: exploration ``--exploration_frac`` of the ticks (pt_ft pre-trains for
+   exactly that long), fine-tune ``--finetune_frac`` (just, bljust);
+2. pick the checkpoint on dev only (espnet2's ``valid.cer_ctc.best.pth``);
+3. decode test with espnet2's ``Speech2Text`` (CTC, ``--beam_size`` 1 =
+   greedy-like, ``ctc_weight`` 1) and score WER/CER.
+
+Each run is a fresh process (forked from a server that imported the training
+and decoding modules once, so no run pays for the imports); its training wall
+time and peak resident memory (``VmHWM``) are measured there. Outputs under
+``--out_dir``: ``results.md`` (mean +- std over seeds, updates from the
+bilevel counters, time, memory), ``RESULTS.md`` (the same with the exact
+command and versions), ``results.json``, PNG plots (dev CER vs ticks per
+strategy; loss_sup / loss_unsup / gamma of bljust; WER vs labeled
+utterances when several ``--labeled_takes`` are given) and one folder per run.
+
+Example:
+    python -m espnet_bljust.bin.compare_strategies --fsdd ../shared/data/fsdd \
+        --out_dir exp/compare --strategies "supervised pt_ft just bljust" \
+        --seeds "1 2 3" --labeled_takes 2 --max_epoch 12 --num_iters_per_epoch 25
+"""
+
+import argparse
+import importlib
+import json
+import math
+import multiprocessing
+import os
+import shlex
+import statistics
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+STRATEGY_ORDER = ("supervised", "pt_ft", "just", "bljust")
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO / "conf" / "train_bljust_conformer_tiny.yaml"
+# Imported once by the fork server; every child run starts from there.
+PRELOAD = (
+    "espnet_bljust.bin.compare_strategies",
+    "espnet_bljust.bin.bljust_train",
+    "espnet2.bin.asr_inference",
+)
+
+
+# A forkserver child re-imports the main module by name; when that is this
+# module (python -m ...), runpy warns that it is already imported. Harmless.
+warnings.filterwarnings(
+    "ignore", message=".*found in sys.modules after import of package",
+    category=RuntimeWarning,
+)
+
+
+# ------------------------------------------------------------------ memory
+def _proc_status_kb(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def current_rss_mb() -> float:
+    """Resident memory of this process now (VmRSS), MiB."""
+    return _proc_status_kb("VmRSS") / 1024.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (VmHWM), MiB."""
+    return _proc_status_kb("VmHWM") / 1024.0
+
+
+# ------------------------------------------------------------ child runs
+_CONTEXT = None
+
+
+def _context(preload: Sequence[str] = PRELOAD):
+    """The forkserver context (started on first use, with ``preload`` imported)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(list(preload))
+    return _CONTEXT
+
+
+def _child_entry(target: str, kwargs: dict, log_path: str, result_path: str, threads: int):
+    """Run ``module:function(**kwargs)`` with stdout/stderr into ``log_path``;
+    write {ok, value, error, wall_s, start_rss_mb, peak_rss_mb} to ``result_path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    result = dict(ok=False, value=None, error=None, start_rss_mb=current_rss_mb())
+    start = time.perf_counter()
+    try:
+        import torch
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        module, name = target.split(":")
+        value = getattr(importlib.import_module(module), name)(**kwargs)
+        result.update(ok=True, value=value)
+    except SystemExit as e:  # an espnet2 main() that exits
+        result["ok"] = e.code in (0, None)
+        if not result["ok"]:
+            result["error"] = f"SystemExit({e.code})"
+    except BaseException as e:  # report, never hang the parent
+        traceback.print_exc()
+        result["error"] = f"{type(e).__name__}: {e}"
+    result.update(wall_s=time.perf_counter() - start, peak_rss_mb=peak_rss_mb())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    tmp = result_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1, default=str)
+    os.replace(tmp, result_path)
+
+
+class ChildRun:
+    """One function run in a fresh process forked from the preloaded server.
+
+    Args:
+        target: ``"package.module:function"``; called with ``**kwargs``; must
+            return something JSON can write.
+        kwargs: its keyword arguments (picklable).
+        log_path: file that gets the child's stdout and stderr.
+        threads: ``torch.set_num_threads`` in the child (0: leave it).
+    """
+
+    def __init__(self, target: str, kwargs: dict, log_path: Path, threads: int = 1):
+        self.log_path = Path(log_path)
+        self.result_path = self.log_path.with_suffix(".result.json")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.result_path.exists():
+            self.result_path.unlink()
+        self.process = _context().Process(
+            target=_child_entry,
+            args=(target, kwargs, str(self.log_path), str(self.result_path), threads),
+        )
+
+    def start(self) -> "ChildRun":
+        self.process.start()
+        return self
+
+    def done(self) -> bool:
+        return not self.process.is_alive()
+
+    def result(self, timeout: Optional[float] = None) -> dict:
+        """Wait for the child; its result dict (``ok`` False when it died)."""
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+            return dict(ok=False, error=f"timed out after {timeout} s")
+        if not self.result_path.exists():
+            return dict(
+                ok=False, error=f"child died with exit code {self.process.exitcode}"
+            )
+        return json.loads(self.result_path.read_text(encoding="utf-8"))
+
+
+def run_child(target: str, kwargs: dict, log_path: Path, threads: int = 1,
+              timeout: Optional[float] = None) -> dict:
+    """Start a :class:`ChildRun` and wait for its result."""
+    return ChildRun(target, kwargs, log_path, threads).start().result(timeout)
+
+
+# ---------------------------------------------------------------- the data
+def prepare_fsdd(
+    fsdd: Path,
+    out: Path,
+    labeled_takes: int = 2,
+    unlabeled_takes: int = -1,
+    dev_takes: int = 5,
+    test_takes: int = 5,
+    speakers: Optional[Sequence[str]] = None,
+) -> Path:
+    """An FSDD split with shapes and a char token list (made once, then reused).
+
+    Returns ``out`` holding train_labeled/, train_unlabeled/, dev/, test/ and
+    tokens.txt (from the labeled text only).
+    """
+    from espnet_bljust.utils.fsdd_split import make_fsdd_split
+    from espnet_bljust.utils.kaldi_lists import write_token_list_and_shapes
+
+    out = Path(out)
+    plan = dict(fsdd=str(Path(fsdd).resolve()), labeled_takes=labeled_takes,
+                unlabeled_takes=unlabeled_takes, dev_takes=dev_takes,
+                test_takes=test_takes, speakers=list(speakers) if speakers else None)  # fmt: skip
+    stamp = out / "split.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == plan:
+        return out
+    dirs = make_fsdd_split(fsdd, out, labeled_takes, unlabeled_takes, dev_takes,
+                           test_takes, speakers=speakers)  # fmt: skip
+    write_token_list_and_shapes(
+        dirs["train_labeled"] / "text", out / "tokens.txt", dirs.values()
+    )
+    stamp.write_text(json.dumps(plan, indent=1))
+    return out
+
+
+def num_utts(data_dir: Path) -> int:
+    with open(Path(data_dir) / "wav.scp", encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def train_argv(
+    data: Path,
+    output_dir: Path,
+    config: Path = DEFAULT_CONFIG,
+    *extra: str,
+    valid: str = "dev",
+) -> List[str]:
+    """bljust_train arguments: ``config`` on a split made by :func:`prepare_fsdd`.
+
+    ``extra`` comes last, so it overrides anything before it.
+    """
+    argv = [
+        "--config", str(config), "--ngpu", "0",
+        "--token_list", str(Path(data) / "tokens.txt"), "--token_type", "char",
+        "--output_dir", str(output_dir),
+        "--use_tensorboard", "false", "--use_matplotlib", "false",
+        "--fold_length", "80000", "--fold_length", "150",
+    ]  # fmt: skip
+    argv += labeled_data_argv(data, valid)
+    argv += [
+        "--unlabeled_data_path_and_name_and_type",
+        f"{Path(data) / 'train_unlabeled' / 'wav.scp'},speech,sound",
+        "--unlabeled_shape_file", str(Path(data) / "train_unlabeled" / "speech_shape"),
+    ]  # fmt: skip
+    return argv + list(extra)
+
+
+def labeled_data_argv(data: Path, valid: str = "dev") -> List[str]:
+    """The train/valid list options (the ones espnet2's asr_train takes too)."""
+    argv = []
+    for name, stream in (("train", "train_labeled"), ("valid", valid)):
+        d = Path(data) / stream
+        argv += [
+            f"--{name}_data_path_and_name_and_type", f"{d / 'wav.scp'},speech,sound",
+            f"--{name}_data_path_and_name_and_type", f"{d / 'text'},text,text",
+            f"--{name}_shape_file", str(d / "speech_shape"),
+            f"--{name}_shape_file", str(d / "text_shape"),
+        ]  # fmt: skip
+    return argv
+
+
+def strategy_argv(
+    strategy: str, total_ticks: int, exploration_frac: float, finetune_frac: float,
+    lower_steps_per_upper: int = 1,
+) -> List[str]:
+    """Phase options (in ticks) of one strategy under the shared plan.
+
+    exploration = round(exploration_frac * total) ticks for pt_ft, just and
+    bljust (at least 1 for pt_ft); fine-tune = round(finetune_frac * total)
+    for just and bljust; supervised has neither.
+    """
+    n1 = int(round(exploration_frac * total_ticks))
+    n3 = int(round(finetune_frac * total_ticks))
+    argv = ["--strategy", strategy, "--phase_unit", "step"]
+    if strategy == "supervised":
+        return argv
+    if strategy == "pt_ft":
+        return argv + ["--exploration_len", str(max(1, n1)), "--finetune_len", "0"]
+    argv += ["--exploration_len", str(n1), "--joint_len", "-1", "--finetune_len", str(n3)]
+    if strategy == "bljust":
+        argv += ["--lower_steps_per_upper", str(lower_steps_per_upper)]
+    return argv
+
+
+# ------------------------------------------------------- reading a run back
+def _number(value) -> Optional[float]:
+    import datetime
+
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def epoch_stats(states: dict) -> Dict[int, Dict[str, Dict[str, float]]]:
+    """Per-epoch reporter means from a checkpoint.pth dict.
+
+    Returns:
+        {epoch: {"train": {key: value}, "valid": {...}}}; timedeltas become
+        seconds, non-finite or non-numeric values are left out.
+    """
+    from espnet2.train.reporter import Reporter
+
+    reporter = Reporter()
+    reporter.load_state_dict(states["reporter"])
+    out: Dict[int, Dict[str, Dict[str, float]]] = {}
+    for epoch, groups in reporter.stats.items():
+        for group, stats in groups.items():
+            values = {k: _number(v) for k, v in stats.items()}
+            out.setdefault(int(epoch), {})[group] = {
+                k: v for k, v in values.items() if v is not None
+            }
+    return out
+
+
+def bilevel_counters(states: dict) -> Dict[str, int]:
+    """ticks, lower_steps, upper_steps, skipped_steps from bilevel_state.*"""
+    model = states["model"]
+    return {
+        key: int(model[f"bilevel_state.{key}"])
+        for key in ("ticks", "lower_steps", "upper_steps", "skipped_steps")
+    }
+
+
+def read_text(path: Path) -> Dict[str, str]:
+    from espnet_bljust.bin.score import read_text as _read
+
+    return _read(Path(path))
+
+
+def decode_ctc(
+    exp: Path,
+    model_file: Path,
+    data_dir: Path,
+    out_text: Path,
+    beam_size: int = 1,
+) -> Dict[str, float]:
+    """Decode ``data_dir/wav.scp`` with espnet2's Speech2Text (CTC only).
+
+    Returns {"decode_s": seconds, "audio_s": seconds of audio}; the
+    hypotheses go to ``out_text`` (Kaldi text).
+    """
+    import soundfile
+    import torch
+    from espnet2.bin.asr_inference import Speech2Text
+
+    s2t = Speech2Text(
+        asr_train_config=str(Path(exp) / "config.yaml"),
+        asr_model_file=str(model_file),
+        device="cpu", ctc_weight=1.0, lm_weight=0.0, beam_size=beam_size, nbest=1,
+    )  # fmt: skip
+    hyps, audio_s, decode_s = {}, 0.0, 0.0
+    for _, uid, path in _scp(Path(data_dir) / "wav.scp"):
+        wave, rate = soundfile.read(path, dtype="float32")
+        audio_s += len(wave) / rate
+        start = time.perf_counter()
+        with torch.no_grad():
+            hyps[uid] = s2t(torch.from_numpy(wave))[0][0]
+        decode_s += time.perf_counter() - start
+    Path(out_text).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_text).write_text("".join(f"{u} {h}\n" for u, h in sorted(hyps.items())))
+    return dict(decode_s=decode_s, audio_s=audio_s)
+
+
+def _scp(path: Path):
+    from espnet_bljust.utils.data_checks import read_list
+
+    return read_list(path)
+
+
+def train_and_decode(
+    argv: List[str], exp: str, data: str, test_set: str = "test", beam_size: int = 1
+) -> dict:
+    """Child job of one run: train, measure, pick on dev, decode and score test."""
+    import torch
+
+    from espnet_bljust.bin import bljust_train
+    from espnet_bljust.bin.score import score
+
+    exp = Path(exp)
+    start = time.perf_counter()
+    try:
+        bljust_train.main(argv)
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise RuntimeError(f"bljust_train exited with {e.code}") from e
+    result = dict(train_wall_s=time.perf_counter() - start, train_peak_rss_mb=peak_rss_mb())
+    states = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)
+    result.update(bilevel_counters(states))
+    result["epochs"] = epoch_stats(states)
+    result["train_loop_s"] = sum(
+        e.get("train", {}).get("time", 0.0) for e in result["epochs"].values()
+    )
+    best = exp / "valid.cer_ctc.best.pth"
+    result["checkpoint"] = best.name if best.exists() else "latest.pth"
+    model_file = best if best.exists() else exp / "latest.pth"
+    if best.is_symlink():
+        result["checkpoint"] = f"{best.name} -> {os.readlink(best)}"
+    hyp_path = exp / f"decode_{test_set}" / "text"
+    result.update(decode_ctc(exp, model_file, Path(data) / test_set, hyp_path, beam_size))
+    scores = score(read_text(Path(data) / test_set / "text"), read_text(hyp_path))
+    result.update(test_wer=scores["wer"], test_cer=scores["cer"], test_utts=scores["utts"])
+    return result
+
+
+# ------------------------------------------------------------- the table
+def mean_std(values: Sequence[float]) -> str:
+    """'m ± s' (sample std over seeds), or 'm' for a single value."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {statistics.stdev(values):.1f}"
+
+
+def best_dev_cer(epochs: Dict) -> Optional[float]:
+    """Lowest valid cer_ctc over the epochs, percent."""
+    values = [e["valid"]["cer_ctc"] for e in epochs.values() if "cer_ctc" in e.get("valid", {})]
+    return 100.0 * min(values) if values else None
+
+
+def results_table(runs: List[dict]) -> str:
+    """Markdown: one row per (labeled set, strategy), mean ± std over seeds.
+
+    train loop: the epochs' training time (espnet2 reporter, no validation);
+    train wall: the whole bljust_train call (data checks, model build,
+    validation, checkpoints); peak RSS: VmHWM of the run's process after
+    training (the largest over seeds).
+    """
+    header = (
+        "| labeled utts | strategy | seeds | test WER (%) | test CER (%) | best dev CER (%) "
+        "| ticks | lower updates | upper updates | train loop (s) | train wall (s) "
+        "| peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    for (labeled, strategy), group in _groups(runs).items():
+        ok = [r for r in group if r.get("ok")]
+        if not ok:
+            rows.append(f"| {labeled} | {strategy} | 0/{len(group)} (failed) |" + " – |" * 9)
+            continue
+        rows.append(
+            f"| {labeled} | {strategy} | {len(ok)} "
+            f"| {mean_std([r['test_wer'] for r in ok])} "
+            f"| {mean_std([r['test_cer'] for r in ok])} "
+            f"| {mean_std([best_dev_cer(r['epochs']) for r in ok])} "
+            f"| {_same(r['ticks'] for r in ok)} "
+            f"| {_same(r['lower_steps'] for r in ok)} "
+            f"| {_same(r['upper_steps'] for r in ok)} "
+            f"| {mean_std([r['train_loop_s'] for r in ok])} "
+            f"| {mean_std([r['train_wall_s'] for r in ok])} "
+            f"| {max(r['train_peak_rss_mb'] for r in ok):.0f} |"
+        )
+    return header + "\n".join(rows) + "\n"
+
+
+def goal_lines(runs: List[dict]) -> str:
+    """BL-JUST test WER over PT+FT and over supervised, against the issue's goal."""
+    lines = []
+    groups = _groups(runs)
+    for labeled in sorted({k[0] for k in groups}):
+        wer = {}
+        for strategy in STRATEGY_ORDER:
+            ok = [r["test_wer"] for r in groups.get((labeled, strategy), []) if r.get("ok")]
+            if ok:
+                wer[strategy] = statistics.fmean(ok)
+        if "bljust" not in wer:
+            continue
+        for base, target in (("pt_ft", 0.85), ("supervised", 0.7)):
+            if base in wer and wer[base] > 0:
+                ratio = wer["bljust"] / wer[base]
+                verdict = "met" if ratio <= target else "not met"
+                lines.append(
+                    f"- {labeled} labeled: BL-JUST WER / {base} WER = "
+                    f"{wer['bljust']:.1f} / {wer[base]:.1f} = {ratio:.2f} "
+                    f"(goal ≤ {target}: {verdict})"
+                )
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _same(values: Iterable[int]) -> str:
+    values = sorted(set(values))
+    return str(values[0]) if len(values) == 1 else "/".join(map(str, values))
+
+
+def _groups(runs: List[dict]) -> Dict:
+    groups: Dict = {}
+    for run in sorted(runs, key=lambda r: (r["labeled"], STRATEGY_ORDER.index(r["strategy"]))):
+        groups.setdefault((run["labeled"], run["strategy"]), []).append(run)
+    return groups
+
+
+# --------------------------------------------------------------- the CLI
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--fsdd", type=Path, required=True, help="FSDD root (recordings/)")
+    parser.add_argument("--out_dir", type=Path, required=True, help="output folder")
+    parser.add_argument("--strategies", default="supervised pt_ft just bljust",
+                        help="space-separated strategies to train")
+    parser.add_argument("--seeds", default="1", help="space-separated seeds")
+    parser.add_argument("--labeled_takes", default="2",
+                        help="space-separated labeled takes per speaker x digit "
+                        "(1, 2, 5 = 60, 120, 300 utts with all speakers)")
+    parser.add_argument("--unlabeled_takes", type=int, default=-1,
+                        help="unlabeled takes after the labeled ones (<0: the rest of train)")
+    parser.add_argument("--dev_takes", type=int, default=5)
+    parser.add_argument("--test_takes", type=int, default=5)
+    parser.add_argument("--speakers", default=None,
+                        help="space-separated FSDD speaker subset (default: all 6)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="training config shared by every strategy")
+    parser.add_argument("--max_epoch", type=int, default=12,
+                        help="epochs (one validation and one checkpoint each)")
+    parser.add_argument("--num_iters_per_epoch", type=int, default=25,
+                        help="ticks per epoch; the budget is max_epoch x this")
+    parser.add_argument("--exploration_frac", type=float, default=0.2,
+                        help="share of the ticks spent exploring (pt_ft, just, bljust)")
+    parser.add_argument("--finetune_frac", type=float, default=0.1,
+                        help="share of the ticks spent fine-tuning at the end (just, bljust)")
+    parser.add_argument("--lower_steps_per_upper", type=int, default=1, help="K of bljust")
+    parser.add_argument("--train_args", default="",
+                        help="extra bljust_train options for every run (one string)")
+    parser.add_argument("--beam_size", type=int, default=1, help="CTC decoding beam")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    parser.add_argument("--rerun", action="store_true",
+                        help="train again even where a finished run with the same options exists")
+    parser.add_argument("--no_plots", action="store_true", help="skip the PNG plots")
+    return parser  # fmt: skip
+
+
+def plan_runs(args: argparse.Namespace) -> List[dict]:
+    """One dict per (labeled takes, strategy, seed): its argv and folders."""
+    strategies = args.strategies.split()
+    unknown = [s for s in strategies if s not in STRATEGY_ORDER]
+    if unknown or not strategies:
+        raise SystemExit(f"compare_strategies: unknown strategies {unknown}; "
+                         f"choose from {' '.join(STRATEGY_ORDER)}")  # fmt: skip
+    seeds = [int(s) for s in args.seeds.split()]
+    total = args.max_epoch * args.num_iters_per_epoch
+    speakers = args.speakers.split() if args.speakers else None
+    runs = []
+    for takes in (int(t) for t in args.labeled_takes.split()):
+        data = prepare_fsdd(args.fsdd, args.out_dir / f"data_l{takes}", takes,
+                            args.unlabeled_takes, args.dev_takes, args.test_takes,
+                            speakers)  # fmt: skip
+        labeled = num_utts(data / "train_labeled")
+        for strategy in strategies:
+            for seed in seeds:
+                exp = args.out_dir / f"l{labeled}" / f"{strategy}_seed{seed}"
+                argv = train_argv(
+                    data, exp, args.config,
+                    "--seed", str(seed), "--max_epoch", str(args.max_epoch),
+                    "--num_iters_per_epoch", str(args.num_iters_per_epoch),
+                    *strategy_argv(strategy, total, args.exploration_frac,
+                                   args.finetune_frac, args.lower_steps_per_upper),
+                    *shlex.split(args.train_args),
+                )  # fmt: skip
+                runs.append(dict(labeled=labeled, unlabeled=num_utts(data / "train_unlabeled"),
+                                 strategy=strategy, seed=seed, exp=str(exp), data=str(data),
+                                 argv=argv))  # fmt: skip
+    return runs
+
+
+def execute(runs: List[dict], args: argparse.Namespace) -> List[dict]:
+    """Run (or reuse) every planned run, ``--jobs`` at a time; results in place."""
+    pending = []
+    for run in runs:
+        saved = Path(run["exp"]) / "run.json"
+        if not args.rerun and saved.exists():
+            old = json.loads(saved.read_text())
+            if old.get("argv") == run["argv"] and old.get("ok"):
+                run.update(old)
+                print(f"[reuse] {run['exp']}", flush=True)
+                continue
+        pending.append(run)
+    active: List = []
+    while pending or active:
+        while pending and len(active) < max(1, args.jobs):
+            run = pending.pop(0)
+            if Path(run["exp"]).exists():  # a half run from before: start clean
+                import shutil
+
+                shutil.rmtree(run["exp"])
+            kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
+                          beam_size=args.beam_size)  # fmt: skip
+            log = Path(run["exp"]).parent / f"{Path(run['exp']).name}.log"
+            child = ChildRun("espnet_bljust.bin.compare_strategies:train_and_decode",
+                             kwargs, log, args.threads)  # fmt: skip
+            print(f"[start] {run['strategy']} seed {run['seed']} labeled {run['labeled']} "
+                  f"-> {run['exp']} (log {log})", flush=True)  # fmt: skip
+            active.append((run, child.start(), time.monotonic()))
+        time.sleep(0.5)
+        for item in [a for a in active if a[1].done()]:
+            active.remove(item)
+            run, child, _ = item
+            _finish(run, child.result())
+        for item in [a for a in active if args.timeout and
+                     time.monotonic() - a[2] > args.timeout]:  # fmt: skip
+            active.remove(item)
+            run, child, _ = item
+            _finish(run, child.result(timeout=0))
+    return runs
+
+
+def _finish(run: dict, result: dict) -> None:
+    run["ok"] = bool(result.get("ok"))
+    run["error"] = result.get("error")
+    if run["ok"]:
+        run.update(result["value"])
+        print(f"[done] {run['strategy']} seed {run['seed']}: test WER {run['test_wer']:.1f}% "
+              f"CER {run['test_cer']:.1f}%, {run['train_wall_s']:.0f} s, "
+              f"{run['train_peak_rss_mb']:.0f} MiB", flush=True)  # fmt: skip
+    else:
+        print(f"[failed] {run['strategy']} seed {run['seed']}: {run['error']}", flush=True)
+    Path(run["exp"]).mkdir(parents=True, exist_ok=True)
+    (Path(run["exp"]) / "run.json").write_text(json.dumps(run, indent=1))
+
+
+def write_outputs(runs: List[dict], args: argparse.Namespace, command: str) -> Dict[str, Path]:
+    """results.md, RESULTS.md, results.json and the plots; returns their paths."""
+    from espnet_bljust.version import __version__
+
+    out = args.out_dir
+    table = results_table(runs)
+    goals = goal_lines(runs)
+    paths = dict(table=out / "results.md", results=out / "RESULTS.md", json=out / "results.json")
+    paths["table"].write_text(table + ("\n" + goals if goals else ""))
+    paths["json"].write_text(json.dumps(runs, indent=1))
+    plots = {} if args.no_plots else make_plots(runs, out, args.num_iters_per_epoch)
+    paths.update(plots)
+    total = args.max_epoch * args.num_iters_per_epoch
+    first = next((r for r in runs if r.get("ok")), runs[0])
+    budget = (
+        f"{total} ticks per run ({args.max_epoch} epochs × {args.num_iters_per_epoch}), "
+        f"exploration {args.exploration_frac:g}, fine-tune {args.finetune_frac:g} of them; "
+        f"{first['unlabeled']} unlabeled utts; dev picks the checkpoint "
+        f"(valid.cer_ctc.best.pth); test decoded with Speech2Text, CTC beam {args.beam_size}"
+    )
+    images = "".join(f"![{name}]({p.name})\n" for name, p in plots.items())
+    paths["results"].write_text(
+        f"### Strategy comparison on FSDD (espnet_bljust {__version__}, "
+        f"{_versions()})\n\n```sh\n{command}\n```\n\n{budget}.\n\n{table}\n{goals}\n{images}"
+    )
+    return paths
+
+
+def make_plots(runs: List[dict], out: Path, iters_per_epoch: int) -> Dict[str, Path]:
+    from espnet_bljust.utils import plots
+
+    ok = [r for r in runs if r.get("ok")]
+    paths = {}
+    if ok:
+        paths["dev_cer"] = plots.plot_dev_cer(ok, out / "dev_cer.png", iters_per_epoch)
+    bl = [r for r in ok if r["strategy"] == "bljust"]
+    if bl:
+        paths["bljust_losses"] = plots.plot_bljust_training(
+            bl[0], out / "bljust_losses.png", iters_per_epoch
+        )
+    if len({r["labeled"] for r in ok}) > 1:
+        paths["wer_vs_labeled"] = plots.plot_wer_vs_labeled(ok, out / "wer_vs_labeled.png")
+    return paths
+
+
+def _versions() -> str:
+    import espnet
+    import torch
+
+    return f"espnet {espnet.__version__}, torch {torch.__version__}"
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> Dict[str, Path]:
+    args = get_parser().parse_args(cmd)
+    command = "python -m espnet_bljust.bin.compare_strategies " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if cmd is None else cmd)
+    )
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    runs = plan_runs(args)
+    execute(runs, args)
+    paths = write_outputs(runs, args, command)
+    print(paths["table"].read_text())
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    if not any(r.get("ok") for r in runs):
+        raise SystemExit("compare_strategies: every run failed (see the logs)")
+    return paths
+
+
+if __name__ == "__main__":
+    # Run the package module's main, so that the child processes find every
+    # function under its importable name (not __main__).
+    from espnet_bljust.bin import compare_strategies
+
+    compare_strategies.main()

@@ -1,0 +1,120 @@
+"""PNG plots of a strategy comparison (matplotlib, no display needed).
+
+Every function takes the run dicts of ``espnet_bljust.bin.compare_strategies``:
+``strategy``, ``seed``, ``labeled``, ``test_wer`` and ``epochs`` =
+{epoch: {"train": {stat: mean}, "valid": {stat: mean}}} (reporter means).
+"""
+
+import statistics
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+STRATEGY_LABELS = {
+    "supervised": "supervised",
+    "pt_ft": "PT+FT",
+    "just": "JUST",
+    "bljust": "BL-JUST",
+}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _curve(epochs: Dict, group: str, key: str, iters_per_epoch: int):
+    """(ticks at each epoch's end, values) of one reporter stat."""
+    points = sorted(
+        (int(e) * iters_per_epoch, stats[group][key])
+        for e, stats in epochs.items()
+        if key in stats.get(group, {})
+    )
+    return [x for x, _ in points], [y for _, y in points]
+
+
+def plot_dev_cer(runs: Sequence[dict], path: Path, iters_per_epoch: int) -> Path:
+    """Dev CER (%) vs training ticks, mean over seeds, one line per strategy;
+    one panel per labeled-set size."""
+    plt = _pyplot()
+    sizes = sorted({r["labeled"] for r in runs})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.6), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        for strategy in STRATEGY_LABELS:
+            group = [r for r in runs if r["labeled"] == size and r["strategy"] == strategy]
+            if not group:
+                continue
+            curves = [_curve(r["epochs"], "valid", "cer_ctc", iters_per_epoch) for r in group]
+            xs = curves[0][0]
+            ys = [
+                100.0 * statistics.fmean(c[1][i] for c in curves if len(c[1]) > i)
+                for i in range(len(xs))
+            ]
+            ax.plot(xs, ys, marker="o", ms=3, label=STRATEGY_LABELS[strategy])
+        ax.set_title(f"{size} labeled utts (mean over seeds)")
+        ax.set_xlabel("training ticks (equal budget)")
+        ax.set_ylabel("dev CER (%)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_bljust_training(run: dict, path: Path, iters_per_epoch: int) -> Path:
+    """loss_sup, loss_unsup_lower, loss_unsup_upper (left axis) and gamma
+    (right axis) per epoch of one bljust run, vs ticks."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for key in ("loss_sup", "loss_unsup_lower", "loss_unsup_upper"):
+        xs, ys = _curve(run["epochs"], "train", key, iters_per_epoch)
+        if xs:
+            ax.plot(xs, ys, marker="o", ms=3, label=key)
+    ax.set_xlabel("training ticks (epoch ends; per-epoch means)")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    twin = ax.twinx()
+    xs, ys = _curve(run["epochs"], "train", "gamma", iters_per_epoch)
+    if xs:
+        twin.plot(xs, ys, color="black", ls="--", label="gamma")
+    twin.set_ylabel("gamma")
+    handles = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=8)
+    ax.set_title(f"BL-JUST, {run['labeled']} labeled utts, seed {run['seed']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_wer_vs_labeled(runs: Sequence[dict], path: Path) -> Path:
+    """Test WER (%) vs labeled utterances, mean ± std over seeds per strategy."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for strategy in STRATEGY_LABELS:
+        by_size: Dict[int, List[float]] = {}
+        for r in runs:
+            if r["strategy"] == strategy:
+                by_size.setdefault(r["labeled"], []).append(r["test_wer"])
+        if not by_size:
+            continue
+        sizes = sorted(by_size)
+        means = [statistics.fmean(by_size[s]) for s in sizes]
+        stds = [statistics.stdev(by_size[s]) if len(by_size[s]) > 1 else 0.0 for s in sizes]
+        ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3,
+                    label=STRATEGY_LABELS[strategy])  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("labeled utterances")
+    ax.set_ylabel("test WER (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
