@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from espnet_bljust.utils.data_checks import DataCheckError
+
 
 def _seed_worker(worker_id: int, base_seed: int = 0) -> None:
     random.seed(base_seed + worker_id)
@@ -111,9 +113,28 @@ class BatchStream:
     def __next__(self) -> Tuple[List[str], dict]:
         if self._iter is None or self._offset >= len(self.batches):
             self._start()
-        item = next(self._iter)
+        try:
+            item = next(self._iter)
+        except StopIteration:
+            raise
+        except Exception as e:  # a file that went bad after the checks, ...
+            raise self._load_error(e) from e
         self._offset += 1
         return item
+
+    def _load_error(self, error: Exception) -> DataCheckError:
+        """One clear message naming the batch's utterances, not a worker traceback."""
+        batch = self.batches[self.order(self._pass)[self._offset]]
+        reason = _message_of(error).strip().splitlines()
+        return DataCheckError(
+            [
+                f"pass {self._pass}, mini-batch {self._offset}: cannot load one of the "
+                f"utterances {', '.join(repr(u) for u in batch)}: "
+                f"{reason[-1] if reason else type(error).__name__} (check the "
+                "lists with python -m espnet_bljust.bin.validate_data)",
+            ],
+            f"{self.name} stream",
+        )
 
     def take(self, n: int) -> Iterator[Tuple[List[str], dict]]:
         """The next ``n`` batches."""
@@ -126,6 +147,16 @@ class BatchStream:
             f"utts={sum(sizes)}, mean_batch={np.mean(sizes):.1f}, "
             f"position={self.position})"
         )
+
+
+def _message_of(error: Exception) -> str:
+    """str(error), also for exceptions a DataLoader worker re-raised badly
+    (e.g. soundfile's error rebuilt from the worker's traceback text)."""
+    try:
+        return str(error)
+    except Exception:
+        args = [a for a in getattr(error, "args", ()) if isinstance(a, str)]
+        return args[0] if args else type(error).__name__
 
 
 def shard_batches(
