@@ -21,6 +21,7 @@ Usage:
 """
 
 import argparse
+import hashlib
 import io
 import math
 import multiprocessing
@@ -144,7 +145,12 @@ def _format_one(job: Tuple[str, str, str, int, Optional[float], Optional[float]]
 
 
 def _safe_name(uid: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in uid)
+    """A file name for an utterance id (ids with other characters get a hash suffix,
+    so that two ids never share a file)."""
+    safe = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in uid)
+    if safe != uid or safe.startswith("."):
+        safe += "-" + hashlib.sha1(uid.encode("utf-8")).hexdigest()[:8]
+    return safe
 
 
 def _write(path: Path, rows: List[Tuple[str, str]]) -> None:

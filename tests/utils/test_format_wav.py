@@ -131,9 +131,12 @@ def test_cli_relative_paths_and_summary(tmp_path, monkeypatch, capsys):
     (tmp_path / "audio").mkdir()
     soundfile.write(tmp_path / "audio" / "u.wav", np.zeros(1600), 16000, subtype="PCM_16")
     (tmp_path / "data").mkdir()
-    _write(tmp_path / "data" / "wav.scp", ["u1 audio/u.wav"])
+    _write(tmp_path / "data" / "wav.scp", ["u1 audio/u.wav", "u_2 audio/u.wav", "u/2 audio/u.wav"])
     main(["data", "dump", "--nj", "1"])
-    assert "1 utterances at 16000 Hz" in capsys.readouterr().out
-    path = (tmp_path / "dump" / "wav.scp").read_text().split()[1]
-    assert path.startswith("/") and soundfile.info(path).frames == 1600
-    assert (tmp_path / "dump" / "utt2spk").read_text() == "u1 u1\n"
+    assert "3 utterances at 16000 Hz" in capsys.readouterr().out
+    paths = [line.split()[1] for line in (tmp_path / "dump" / "wav.scp").read_text().splitlines()]
+    assert len(set(paths)) == 3  # 'u/2' and 'u_2' do not share a file
+    for path in paths:
+        assert path.startswith(str(tmp_path / "dump" / "data") + "/")
+        assert soundfile.info(path).frames == 1600
+    assert (tmp_path / "dump" / "utt2spk").read_text().startswith("u/2 u/2\nu1 u1\n")
