@@ -224,10 +224,13 @@ def train_argv(
     config: Path = DEFAULT_CONFIG,
     *extra: str,
     valid: str = "dev",
+    unlabeled: Optional[str] = "train_unlabeled",
 ) -> List[str]:
     """bljust_train arguments: ``config`` on a split made by :func:`prepare_fsdd`.
 
-    ``extra`` comes last, so it overrides anything before it.
+    ``valid`` and ``unlabeled`` name the data dirs of those streams
+    (``unlabeled=None``: no unlabeled stream). ``extra``
+    comes last, so it overrides anything before it (list options append).
     """
     argv = [
         "--config", str(config), "--ngpu", "0",
@@ -237,11 +240,12 @@ def train_argv(
         "--fold_length", "80000", "--fold_length", "150",
     ]  # fmt: skip
     argv += labeled_data_argv(data, valid)
-    argv += [
-        "--unlabeled_data_path_and_name_and_type",
-        f"{Path(data) / 'train_unlabeled' / 'wav.scp'},speech,sound",
-        "--unlabeled_shape_file", str(Path(data) / "train_unlabeled" / "speech_shape"),
-    ]  # fmt: skip
+    if unlabeled is not None:
+        argv += [
+            "--unlabeled_data_path_and_name_and_type",
+            f"{Path(data) / unlabeled / 'wav.scp'},speech,sound",
+            "--unlabeled_shape_file", str(Path(data) / unlabeled / "speech_shape"),
+        ]  # fmt: skip
     return argv + list(extra)
 
 
