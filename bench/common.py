@@ -252,5 +252,6 @@ def run_training(argv: List[str], exp: Path, threads: int, entry: str = "bljust"
         tail = log.read_text(errors="replace").splitlines()[-25:] if log.exists() else []
         raise RuntimeError(f"training in {exp} failed: {result.get('error')}\n" + "\n".join(tail))
     out = dict(result["value"])
+    out["epochs"] = {int(e): stats for e, stats in out["epochs"].items()}  # JSON keys
     out.update(start_rss_mb=result["start_rss_mb"], peak_rss_mb=result["peak_rss_mb"])
     return out

@@ -1,0 +1,81 @@
+"""The comparison harness at its smallest: two strategies, one seed, one tiny
+epoch on a 2-speaker FSDD split; the table, the RESULTS fragment and the PNGs
+exist and hold numbers."""
+
+import json
+import re
+
+import pytest
+
+from espnet_bljust.bin import compare_strategies
+from espnet_bljust.bin.compare_strategies import mean_std, results_table, strategy_argv
+
+SMALL_MODEL = ("--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
+               "--encoder_conf linear_units=128 --encoder_conf attention_heads=2 "
+               "--batch_size 8 --scheduler_conf warmup_steps=5 "
+               "--lower_scheduler_conf warmup_steps=5")  # fmt: skip
+
+
+def test_strategy_phases_share_one_plan():
+    assert strategy_argv("supervised", 100, 0.2, 0.1) == [
+        "--strategy", "supervised", "--phase_unit", "step"]  # fmt: skip
+    pt_ft = strategy_argv("pt_ft", 100, 0.2, 0.1)
+    assert pt_ft[pt_ft.index("--exploration_len") + 1] == "20"
+    bl = strategy_argv("bljust", 100, 0.2, 0.1, lower_steps_per_upper=2)
+    assert bl[bl.index("--exploration_len") + 1] == "20"
+    assert bl[bl.index("--finetune_len") + 1] == "10"
+    assert bl[bl.index("--lower_steps_per_upper") + 1] == "2"
+
+
+def test_mean_std_over_seeds():
+    assert mean_std([10.0]) == "10.0"
+    assert mean_std([10.0, 20.0]) == "15.0 ± 7.1"
+    assert mean_std([]) == "–"
+
+
+def test_failed_runs_keep_their_row():
+    table = results_table([dict(labeled=60, strategy="bljust", seed=1, ok=False)])
+    assert "| 60 | bljust | 0/1 (failed) |" in table
+
+
+def test_harness_end_to_end(fsdd_root, tmp_path):
+    out = tmp_path / "cmp"
+    paths = compare_strategies.main([
+        "--fsdd", str(fsdd_root), "--out_dir", str(out),
+        "--strategies", "supervised bljust", "--seeds", "1",
+        "--labeled_takes", "1", "--unlabeled_takes", "1", "--dev_takes", "1",
+        "--test_takes", "1", "--speakers", "george theo",
+        "--max_epoch", "1", "--num_iters_per_epoch", "4",
+        "--train_args", SMALL_MODEL, "--timeout", "150",
+    ])  # fmt: skip
+    table = paths["table"].read_text()
+    rows = [line for line in table.splitlines() if re.match(r"\| 20 \| (supervised|bljust) \|", line)]
+    assert len(rows) == 2, table
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        wer, cer, dev = (float(c) for c in cells[3:6])
+        assert wer >= 0 and cer >= 0 and 0 <= dev
+        assert cells[6] == "4"  # ticks: the same budget for both
+    runs = {r["strategy"]: r for r in json.loads(paths["json"].read_text())}
+    assert runs["supervised"]["lower_steps"] == 0 and runs["supervised"]["upper_steps"] == 4
+    # bljust: 1 exploration tick (0.2 x 4, rounded), 3 joint ticks (K=1), fine-tune 0
+    assert runs["bljust"]["lower_steps"] == 4 and runs["bljust"]["upper_steps"] == 3
+    assert runs["bljust"]["train_peak_rss_mb"] > 100
+    results = paths["results"].read_text()
+    assert "python -m espnet_bljust.bin.compare_strategies" in results
+    assert "espnet_bljust 0." in results and "| test WER (%) |" in results
+    for name in ("dev_cer", "bljust_losses"):
+        png = paths[name]
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "wer_vs_labeled" not in paths  # one labeled size only
+
+    # a second call reuses the finished runs
+    again = compare_strategies.main([
+        "--fsdd", str(fsdd_root), "--out_dir", str(out),
+        "--strategies", "supervised", "--seeds", "1",
+        "--labeled_takes", "1", "--unlabeled_takes", "1", "--dev_takes", "1",
+        "--test_takes", "1", "--speakers", "george theo",
+        "--max_epoch", "1", "--num_iters_per_epoch", "4",
+        "--train_args", SMALL_MODEL, "--no_plots",
+    ])  # fmt: skip
+    assert rows[0] in again["table"].read_text()
