@@ -61,9 +61,11 @@ def main():
         return time.perf_counter() - start
 
     def upper(lab, unl, source, cosine=False):
-        runner.options.upper_unsup_source = source
-        return lambda: runner.upper_step(common.once(lab), common.once(unl),
-                                         args.gamma, 1.0, cosine)  # fmt: skip
+        def step():
+            runner.options.upper_unsup_source = source  # read by upper_step
+            return runner.upper_step(common.once(lab), common.once(unl), args.gamma, 1.0, cosine)
+
+        return step
 
     names = ["lower", "supervised"] + [f"upper[{s}]" for s in sources]
     if args.grad_cosine_interval > 0:
