@@ -5,14 +5,17 @@ that folder is there, and synthesized flac with the same ids otherwise; the
 expected Kaldi lines are the same either way.
 """
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from conftest import SHARED_DATA, shared_dataset
+from conftest import REPO, SHARED_DATA, shared_dataset
 from espnet_bljust.utils import librispeech_prep
 from espnet_bljust.utils.data_checks import validate_data_dir
 from espnet_bljust.utils.librispeech_prep import (
@@ -209,3 +212,35 @@ def test_cli(corpus, tmp_path, capsys):
     assert "train_clean_100: 3 utterances" in out and "train_500: 3 utterances" in out
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "dev_clean", "test_other", "train_500", "train_clean_100"]
+
+
+def run_recipe(name: str, work: Path, env_extra: dict, *args: str) -> subprocess.CompletedProcess:
+    """egs2/<name>/bljust1/run.sh in a copy of the recipe (links resolved) under ``work``."""
+    recipe = work / name
+    if not recipe.exists():
+        shutil.copytree(REPO / "egs2" / name / "bljust1", recipe, symlinks=False,
+                        ignore=shutil.ignore_patterns("data", "exp", "dump", "downloads"))  # fmt: skip
+    env = dict(os.environ, BLJUST_ROOT=str(REPO), cmd_backend="local", **env_extra)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return subprocess.run([str(recipe / "run.sh"), *args], cwd=recipe, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def test_recipe_data_stage(corpus, tmp_path):
+    """run.sh stage 1 with LIBRISPEECH from the environment; a rerun keeps the data."""
+    done = run_recipe("librispeech_100", tmp_path, {"LIBRISPEECH": str(corpus)},
+                      "--stop_stage", "1", "--local_data_opts", "--download false")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = tmp_path / "librispeech_100" / "data"
+    assert sorted(p.name for p in data.iterdir() if p.is_dir()) == [
+        "dev", "dev_clean", "dev_other", "test_clean", "test_other", "train_860", "train_clean_100"]
+    assert len(lines(data / "train_860" / "wav.scp")) == 5
+    again = run_recipe("librispeech_100", tmp_path, {"LIBRISPEECH": str(corpus)},
+                       "--stop_stage", "1", "--local_data_opts", "--download false")  # fmt: skip
+    assert again.returncode == 0 and "already prepared" in again.stdout
+    # No corpus and no download: one clear line, through bljust.sh's log tail.
+    (data / ".librispeech_done").unlink()
+    missing = run_recipe("librispeech_100", tmp_path, {"LIBRISPEECH": str(tmp_path / "none")},
+                         "--stop_stage", "1", "--local_data_opts", "--download false")  # fmt: skip
+    assert missing.returncode != 0
+    assert "LibriSpeech train-clean-100 not found under" in missing.stderr

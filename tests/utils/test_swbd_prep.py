@@ -241,3 +241,22 @@ def test_missing_ldc_paths_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="openslr.org/resources/5"):
         swbd_prep.main(["--swbd", str(tmp_path / "LDC97S62"), "--ms98", str(tmp_path),
                         "--out", str(tmp_path / "data")])  # fmt: skip
+
+
+def test_recipe_data_stage(ldc, tmp_path):
+    """run.sh stage 1 with SWBD/SWBD_MS98/EVAL2000 from the environment; without SWBD
+    it stops with what to set (LDC corpora are never downloaded)."""
+    from test_librispeech_prep import run_recipe
+
+    env = {"SWBD": str(ldc / "LDC97S62"), "SWBD_MS98": str(ldc / "swb_ms98_transcriptions"),
+           "EVAL2000": f"{ldc / 'LDC2002S09'} {ldc / 'LDC2002T43'}"}  # fmt: skip
+    opts = "--labeled_hours 0.0005 --num_dev_utts 3 --max_dup_text 1 --decoder sox"
+    done = run_recipe("swbd", tmp_path, env, "--stop_stage", "1", "--local_data_opts", opts)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = tmp_path / "swbd" / "data"
+    assert lines(data / "train_labeled" / "text") == [
+        "sw02005-A_000000-000100 yeah", "sw02005-B_000010-000190 he's -y child"]
+    assert len(lines(data / "eval2000_sw" / "wav.scp")) == 2
+    missing = run_recipe("swbd", tmp_path / "x", {"SWBD": "", "EVAL2000": ""}, "--stop_stage", "1")
+    assert missing.returncode != 0 and "SWBD is not set" in missing.stderr
+    assert "LDC corpora are not downloaded" in missing.stderr

@@ -218,3 +218,30 @@ def test_sphere_header_and_shorten(tmp_path):
 def test_missing_corpus_says_where_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="openslr.org/resources/19"):
         tedlium_prep.main(["--tedlium", str(tmp_path), "--out", str(tmp_path / "data")])
+
+
+@needs_sox
+def test_recipe_data_stage_and_format(corpus, tmp_path):
+    """run.sh stage 1 with TEDLIUM2 from the environment; the format stage's
+    converter reads the pipe entries into 16 kHz wav files of the segments' length."""
+    from test_librispeech_prep import run_recipe
+
+    from espnet_bljust.utils import format_wav
+
+    done = run_recipe("tedlium2", tmp_path, {"TEDLIUM2": str(corpus)}, "--stop_stage", "1",
+                      "--local_data_opts", "--labeled_hours 0.0004 --download false")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = tmp_path / "tedlium2" / "data"
+    assert [len(lines(data / s / "wav.scp")) for s in ("train_labeled", "train_unlabeled")] == [1, 4]
+    format_wav.main([str(data / "train_unlabeled"), str(tmp_path / "dump"), "--fs", "16000"])
+    durations = [float(x.split()[1]) for x in lines(tmp_path / "dump" / "utt2dur")]
+    sph = corpus / "TEDLIUM_release2" / "train" / "sph"
+    talk = {t: soundfile.info(str(sph / f"{t}.sph")).duration
+            for t, (name, _, _) in TALKS.items() if name == "train"}
+    ends = [min(5.4, talk["AlphaSpeaker_2010"]), 1.95, min(3.6, talk["BetaSpeaker_2011"]),
+            min(3.0, talk["GammaSpeaker_2012"])]
+    assert durations == pytest.approx([e - s for e, s in zip(ends, [3.25, 0, 1.95, 0])], abs=0.002)
+    assert not (tmp_path / "dump" / "text").exists()
+    missing = run_recipe("tedlium2", tmp_path / "x", {"TEDLIUM2": str(tmp_path / "none")},
+                         "--stop_stage", "1", "--local_data_opts", "--download false")  # fmt: skip
+    assert missing.returncode != 0 and "no TED-LIUM 2 under" in missing.stderr
