@@ -57,7 +57,7 @@ Sets (all sorted by id, C locale):
   (ESPnet's remove_dup_utts for "uh-huh", "yeah" ...), the rest move to
   unlabeled;
 - ``train_unlabeled``: every other train segment, no text (~185 h);
-- ``eval2000`` (4458 utts), ``eval2000_sw`` (Switchboard part, ``sw_`` files)
+- ``eval2000`` (about 4.4k scored segments), ``eval2000_sw`` (Switchboard part, ``sw_`` files)
   and ``eval2000_ch`` (CallHome part, ``en_`` files): scored separately.
 
 Usage:

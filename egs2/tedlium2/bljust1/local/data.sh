@@ -5,7 +5,7 @@
 #                    the 207 h; one speaker per talk: speaker-disjoint from unlabeled)
 #   train_unlabeled  the other talks, plus segments of labeled talks whose transcript
 #                    has <unk> (--train_unk skip); no text file
-#   dev, test        the official sets (507 and 1155 segments before filtering)
+#   dev, test        the official sets (8 and 11 talks)
 # One utterance per .stm segment: wav.scp holds a sox pipe cutting it out of the talk's
 # sphere file ("sox -V1 <sph> -t wav -r 16000 -b 16 -c 1 - trim <start> =<end> |");
 # train segments padded by 0.15 s / 0.1 s; text normalized (noise tags, <sil> and
