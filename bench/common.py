@@ -217,27 +217,30 @@ def epoch_train_seconds(result: dict) -> Dict[int, float]:
 
 def train_and_read(argv: List[str], exp: str, entry: str = "bljust") -> dict:
     """Child job: train with ``bljust_train`` (``entry="bljust"``) or espnet2's
-    ``asr_train`` (``"asr"``); returns the per-epoch reporter stats and peak RSS.
+    ``asr_train`` (``"asr"``); returns the per-epoch reporter stats, the
+    process's peak RSS (VmHWM) and peak anonymous RSS while training.
     """
     import time
 
     import torch
 
-    from espnet_bljust.bin.compare_strategies import peak_rss_mb
+    from espnet_bljust.bin.compare_strategies import AnonPeakSampler, peak_rss_mb
 
     if entry == "bljust":
         from espnet_bljust.bin.bljust_train import main
     else:
         from espnet2.bin.asr_train import main
     start = time.perf_counter()
-    try:
-        main(argv)
-    except SystemExit as e:
-        if e.code not in (0, None):
-            raise RuntimeError(f"{entry} training exited with {e.code}") from e
+    with AnonPeakSampler() as anon:
+        try:
+            main(argv)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                raise RuntimeError(f"{entry} training exited with {e.code}") from e
     wall = time.perf_counter() - start
     states = torch.load(Path(exp) / "checkpoint.pth", map_location="cpu", weights_only=False)
-    return dict(epochs=epoch_stats(states), train_wall_s=wall, train_peak_rss_mb=peak_rss_mb())
+    return dict(epochs=epoch_stats(states), train_wall_s=wall, train_peak_rss_mb=peak_rss_mb(),
+                train_peak_anon_mb=anon.peak_mb)
 
 
 def run_training(argv: List[str], exp: Path, threads: int, entry: str = "bljust",

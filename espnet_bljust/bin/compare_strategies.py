@@ -82,6 +82,42 @@ def peak_rss_mb() -> float:
     return _proc_status_kb("VmHWM") / 1024.0
 
 
+class AnonPeakSampler:
+    """Largest anonymous resident memory (RssAnon: heap, tensors) seen while
+    running, sampled every ``interval`` seconds by a daemon thread.
+
+    VmHWM also counts the file-backed pages of the shared libraries that
+    happen to be resident, which varies from run to run by tens of MiB;
+    RssAnon is what the training itself allocates. Use as a context manager;
+    ``peak_mb`` holds the result.
+    """
+
+    def __init__(self, interval: float = 0.005):
+        import threading
+
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        self.peak_mb = max(self.peak_mb, _proc_status_kb("RssAnon") / 1024.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> "AnonPeakSampler":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
 # ------------------------------------------------------------ child runs
 _CONTEXT = None
 
@@ -386,12 +422,14 @@ def train_and_decode(
 
     exp = Path(exp)
     start = time.perf_counter()
-    try:
-        bljust_train.main(argv)
-    except SystemExit as e:
-        if e.code not in (0, None):
-            raise RuntimeError(f"bljust_train exited with {e.code}") from e
-    result = dict(train_wall_s=time.perf_counter() - start, train_peak_rss_mb=peak_rss_mb())
+    with AnonPeakSampler() as anon:
+        try:
+            bljust_train.main(argv)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                raise RuntimeError(f"bljust_train exited with {e.code}") from e
+    result = dict(train_wall_s=time.perf_counter() - start, train_peak_rss_mb=peak_rss_mb(),
+                  train_peak_anon_mb=anon.peak_mb)
     states = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)
     result.update(bilevel_counters(states))
     result["epochs"] = epoch_stats(states)
