@@ -77,11 +77,10 @@ from espnet_bljust.utils.tedlium_prep import (
     Segment,
     check_sox_readable,
     fmt_time,
-    hours,
     read_stm,
     sox_segment_command,
     split_by_group,
-    write_segments,
+    write_sets,
 )
 
 NOISE_TAGS = {"[silence]", "[noise]", "[laughter]", "[vocalized-noise]", "<b_aside>", "<e_aside>"}
@@ -368,10 +367,7 @@ def make_swbd_dirs(
         plan["eval2000"] = ev
         plan["eval2000_sw"] = [u for u in ev if u.uid.startswith("sw_")]
         plan["eval2000_ch"] = [u for u in ev if u.uid.startswith("en_")]
-    for name, utts in plan.items():
-        print(f"{name}: {len(utts)} segments, {hours(utts):.2f} h, "
-              f"{len({conversation(u) for u in utts})} conversations")  # fmt: skip
-    return {name: write_segments(Path(out) / name, utts) for name, utts in plan.items()}
+    return write_sets(out, plan, group=conversation, noun="conversations")
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -324,6 +324,19 @@ def write_segments(out_dir: Path, utts: Sequence[Segment]) -> Path:
     return write_data_dir(out_dir, [(u.uid, u.entry, u.text, u.speaker) for u in utts])
 
 
+def write_sets(
+    out: Path,
+    plan: Dict[str, List[Segment]],
+    group: Callable[[Segment], str] = lambda u: u.speaker,
+    noun: str = "talks",
+) -> Dict[str, Path]:
+    """Write every set of ``plan`` under ``out``, printing its size; {name: dir}."""
+    for name, utts in plan.items():
+        print(f"{name}: {len(utts)} segments, {hours(utts):.2f} h, "
+              f"{len({group(u) for u in utts})} {noun}")  # fmt: skip
+    return {name: write_segments(Path(out) / name, utts) for name, utts in plan.items()}
+
+
 def make_tedlium_dirs(
     tedlium: Path,
     out: Path,
@@ -347,10 +360,7 @@ def make_tedlium_dirs(
     for name in ("dev", "test"):
         plan[name], _ = read_tedlium_set(root, name, "drop", fs=fs)
     print(f"train: left out {info}")
-    for name, utts in plan.items():
-        print(f"{name}: {len(utts)} segments, {hours(utts):.2f} h, "
-              f"{len({u.speaker for u in utts})} talks")  # fmt: skip
-    return {name: write_segments(Path(out) / name, utts) for name, utts in plan.items()}
+    return write_sets(out, plan)
 
 
 def get_parser() -> argparse.ArgumentParser:
