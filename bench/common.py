@@ -94,6 +94,43 @@ def command_line() -> str:
 
 
 # ------------------------------------------------------------ in-process
+def build_training(argv: Sequence[str], task=None) -> argparse.Namespace:
+    """What ``task.main(argv)`` builds before its first epoch, without running it.
+
+    Args:
+        argv: the task's command line.
+        task: an espnet2 task class (default: ``BLJUSTTask``; ``ASRTask`` for
+            espnet2's own).
+
+    Returns:
+        a namespace: args, model, optimizers, schedulers, factory (the train
+        iterator factory), options (the trainer's), trainer (its class).
+    """
+    import torch
+    from espnet2.tasks.abs_task import scheduler_classes
+    from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+    from espnet2.train.distributed_utils import DistributedOption, resolve_distributed_mode
+
+    if task is None:
+        from espnet_bljust.tasks.bljust import BLJUSTTask as task
+    args = task.get_parser().parse_args(list(argv))
+    resolve_distributed_mode(args)
+    args.unused_parameters = True
+    set_all_random_seed(args.seed)
+    model = task.build_model(args).to(dtype=getattr(torch, args.train_dtype))
+    optimizers = task.build_optimizers(args, model)
+    schedulers = []
+    for suffix, optimizer in zip(("", "2"), optimizers):
+        name = getattr(args, f"scheduler{suffix}")
+        conf = getattr(args, f"scheduler{suffix}_conf")
+        schedulers.append(scheduler_classes[name](optimizer, **conf) if name else None)
+    factory = task.build_iter_factory(args, DistributedOption(), "train")
+    return argparse.Namespace(
+        args=args, model=model, optimizers=optimizers, schedulers=schedulers,
+        factory=factory, options=task.trainer.build_options(args), trainer=task.trainer,
+    )  # fmt: skip
+
+
 def build_runner(argv: Sequence[str]):
     """The trainer's step runner on the model, optimizers and streams that
     ``bljust_train`` would build from ``argv``.
@@ -103,30 +140,35 @@ def build_runner(argv: Sequence[str]):
         (ids, batch) with batch["speech"] (B, L) and, labeled,
         batch["text"] (B, U).
     """
-    import torch
-    from espnet2.train.distributed_utils import DistributedOption, resolve_distributed_mode
+    from espnet_bljust.train.bljust_trainer import _StepRunner
+
+    t = build_training(argv)
+    runner = _StepRunner(t.model, t.optimizers, t.schedulers, None, t.options, "cpu")
+    t.model.train()
+    return runner, t.factory.labeled, t.factory.unlabeled
+
+
+def train_epoch(t: argparse.Namespace, epoch: int) -> float:
+    """One training epoch of ``t`` (from :func:`build_training`) with its
+    trainer's own ``train_one_epoch``; returns its wall seconds."""
+    import time
+
     from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
-    from espnet2.tasks.abs_task import scheduler_classes
+    from espnet2.train.distributed_utils import DistributedOption
+    from espnet2.train.reporter import Reporter
 
-    from espnet_bljust.tasks.bljust import BLJUSTTask
-    from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, _StepRunner
-
-    args = BLJUSTTask.get_parser().parse_args(list(argv))
-    resolve_distributed_mode(args)
-    args.unused_parameters = True
-    set_all_random_seed(args.seed)
-    model = BLJUSTTask.build_model(args).to(dtype=getattr(torch, args.train_dtype))
-    optimizers = BLJUSTTask.build_optimizers(args, model)
-    schedulers = []
-    for suffix, optimizer in zip(("", "2"), optimizers):
-        name = getattr(args, f"scheduler{suffix}")
-        conf = getattr(args, f"scheduler{suffix}_conf")
-        schedulers.append(scheduler_classes[name](optimizer, **conf) if name else None)
-    factory = BLJUSTTask.build_iter_factory(args, DistributedOption(), "train")
-    options = BLJUSTTrainer.build_options(args)
-    runner = _StepRunner(model, optimizers, schedulers, None, options, "cpu")
-    model.train()
-    return runner, factory.labeled, factory.unlabeled
+    reporter = Reporter()
+    reporter.set_epoch(epoch)
+    set_all_random_seed(t.args.seed + epoch)
+    t.model.train()
+    start = time.perf_counter()
+    with reporter.observe("train") as sub:
+        t.trainer.train_one_epoch(
+            model=t.model, iterator=t.factory.build_iter(epoch), optimizers=t.optimizers,
+            schedulers=t.schedulers, scaler=None, reporter=sub, summary_writer=None,
+            options=t.options, distributed_option=DistributedOption(),
+        )  # fmt: skip
+    return time.perf_counter() - start
 
 
 def once(batch: dict):
