@@ -1,0 +1,1 @@
+../../TEMPLATE/bljust1/bljust.sh

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# CMU AN4 (census: spelled words, digits, dates, commands; 16 kHz): BL-JUST with 400 labeled
+# train utterances and the rest of train (448) unlabeled; dev = the first 100 train
+# utterances, test = the AN4 test set (130).
+# Other budgets: ./run.sh --local_data_opts "--num_labeled 200".
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./path.sh
+. ./cmd.sh
+
+./bljust.sh \
+    --fs 16000 \
+    --token_type char \
+    --train_config conf/train.yaml \
+    --inference_config conf/decode.yaml \
+    --labeled_set train_labeled \
+    --unlabeled_set train_unlabeled \
+    --valid_set dev \
+    --test_sets "test" \
+    --strategy bljust \
+    --local_data_opts "--num_dev 100 --num_labeled 400" \
+    "$@"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# FSDD (Free Spoken Digit Dataset, real speech, 6 speakers, digits ZERO..NINE): BL-JUST with
+# 120 labeled utterances (2 takes per speaker and digit) and the other 2280 train utterances
+# unlabeled; dev = takes 5-9, test = takes 0-4 (the official FSDD test set).
+# The 8 kHz originals are formatted to 16 kHz by bljust.sh (--fs).
+# Other budgets: ./run.sh --local_data_opts "--labeled_takes 5"  (1, 2, 5 -> 60, 120, 300).
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./path.sh
+. ./cmd.sh
+
+./bljust.sh \
+    --fs 16000 \
+    --token_type char \
+    --train_config conf/train.yaml \
+    --inference_config conf/decode.yaml \
+    --labeled_set train_labeled \
+    --unlabeled_set train_unlabeled \
+    --valid_set dev \
+    --test_sets "test" \
+    --strategy bljust \
+    --local_data_opts "--labeled_takes 2 --audio original" \
+    "$@"

@@ -1,0 +1,110 @@
+"""The FSDD recipe (real speech) through every stage, with a tiny split and budget.
+
+The corpus is the shared FSDD copy (``FSDD=../shared/data/fsdd``, the 8 kHz
+originals that stage 3 resamples to 16 kHz); two speakers and one take per
+digit per set keep it small. One run of stages 1-9, then the packed zip loaded
+with ``Speech2Text.from_pretrained`` to transcribe a test wav, and a restart at
+stage 7 that reuses the trained model.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile
+import yaml
+
+from conftest import REPO
+
+FSDD = REPO.parent / "shared" / "data" / "fsdd"
+TINY_TRAIN = (
+    "--max_epoch 2 --num_iters_per_epoch 3 --exploration_len 1 --finetune_len 0 "
+    "--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
+    "--encoder_conf linear_units=128 --use_tensorboard false"
+)
+SPLIT = "--labeled_takes 1 --unlabeled_takes 1 --dev_takes 1 --test_takes 1 --speakers george,theo"
+MODEL = "valid.cer_ctc.best"
+DECODE = "decode"  # conf/decode.yaml
+
+pytestmark = pytest.mark.skipif(
+    not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD} (../shared/data/fsdd)"
+)
+
+
+def run_recipe(recipe, env, *args):
+    cmd = [str(recipe / "run.sh"), "--train_args", TINY_TRAIN, "--local_data_opts", SPLIT, *args]
+    return subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """A copy of egs2/fsdd/bljust1 run once through stages 1-9."""
+    recipe = tmp_path_factory.mktemp("fsdd") / "bljust1"
+    shutil.copytree(
+        REPO / "egs2" / "fsdd" / "bljust1",
+        recipe,
+        symlinks=False,
+        ignore=shutil.ignore_patterns("data", "exp", "downloads", "dump"),
+    )
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(BLJUST_ROOT=str(REPO), cmd_backend="local", FSDD=str(FSDD))
+    done = run_recipe(recipe, env, "--inference_nj", "2")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return recipe, env, done
+
+
+def test_every_stage_on_real_speech(full_run):
+    recipe, _, done = full_run
+    for stage in range(1, 10):
+        assert f"stage {stage}:" in done.stdout, stage
+    # 2 speakers x 10 digits x 1 take per set.
+    for name in ("train_labeled", "train_unlabeled", "dev", "test"):
+        ids = [line.split()[0] for line in (recipe / "data" / name / "wav.scp").read_text().splitlines()]
+        assert len(ids) == 20, name
+        assert {i.split("-")[0] for i in ids} == {"george", "theo"}
+        dumped = (recipe / "dump" / "raw" / name / "wav.scp").read_text().splitlines()
+        info = soundfile.info(dumped[0].split(maxsplit=1)[1])
+        assert (info.samplerate, info.channels) == (16000, 1)  # 8 kHz originals resampled
+    assert not (recipe / "data" / "train_unlabeled" / "text").exists()
+    words = {w for line in (recipe / "data" / "train_labeled" / "text").read_text().splitlines()
+             for w in line.split()[1:]}  # fmt: skip
+    assert words <= {"ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"}
+    exp = recipe / "exp" / "asr_bljust"
+    config = yaml.safe_load((exp / "config.yaml").read_text())
+    assert config["strategy"] == "bljust" and config["unlabeled_data_path_and_name_and_type"]
+    hyps = (exp / f"{DECODE}_{MODEL}" / "test" / "1best_recog" / "text").read_text().splitlines()
+    assert len(hyps) == 20
+    results = (exp / "RESULTS.md").read_text()
+    assert f"| {DECODE} | test | 20 |" in results and f"| {DECODE} | test | 20 |" in done.stdout
+    assert "packed model check: " in done.stdout
+
+
+def test_packed_zip_loads_with_from_pretrained(full_run):
+    recipe, _, _ = full_run
+    from espnet2.bin.asr_inference import Speech2Text
+
+    packed = recipe / "exp" / "asr_bljust" / f"asr_bljust_{MODEL}.zip"
+    # The model zoo's downloader unpacks a local zip into its own cache.
+    speech2text = Speech2Text.from_pretrained(str(packed), ctc_weight=1.0, lm_weight=0.0, beam_size=1)
+    uid, path = (recipe / "dump" / "raw" / "test" / "wav.scp").read_text().split("\n")[0].split()
+    speech, rate = soundfile.read(path)
+    text, tokens, *_ = speech2text(speech)[0]
+    assert rate == 16000 and isinstance(text, str) and isinstance(tokens, list)
+    assert set(text) <= set("ZEROONETWTHRFUIVSXGHN ")  # characters of the token list only
+
+
+def test_restart_at_stage_7_reuses_training(full_run):
+    recipe, env, _ = full_run
+    exp = recipe / "exp" / "asr_bljust"
+    ckpt = (exp / "checkpoint.pth").stat().st_mtime_ns
+    hyp_file = exp / f"{DECODE}_{MODEL}" / "test" / "1best_recog" / "text"
+    old = hyp_file.read_text()
+    again = run_recipe(recipe, env, "--stage", "7", "--stop_stage", "8")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "stage 6" not in again.stdout and "stage 1:" not in again.stdout
+    assert (exp / "checkpoint.pth").stat().st_mtime_ns == ckpt
+    assert hyp_file.read_text() == old
