@@ -1,6 +1,6 @@
 """The FSDD recipe (real speech) through every stage, with a tiny split and budget.
 
-The corpus is the shared FSDD copy (``FSDD=../shared/data/fsdd``, the 8 kHz
+The corpus is the shared FSDD copy (``FSDD=../shared/data/fsdd``, skipped where absent; the 8 kHz
 originals that stage 3 resamples to 16 kHz); two speakers and one take per
 digit per set keep it small. One run of stages 1-9, then the packed zip loaded
 with ``Speech2Text.from_pretrained`` to transcribe a test wav, and a restart at
@@ -17,9 +17,8 @@ import pytest
 import soundfile
 import yaml
 
-from conftest import REPO
+from conftest import REPO, shared_dataset
 
-FSDD = REPO.parent / "shared" / "data" / "fsdd"
 TINY_TRAIN = (
     "--max_epoch 2 --num_iters_per_epoch 3 --exploration_len 1 --finetune_len 0 "
     "--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
@@ -29,11 +28,6 @@ SPLIT = "--labeled_takes 1 --unlabeled_takes 1 --dev_takes 1 --test_takes 1 --sp
 MODEL = "valid.cer_ctc.best"
 DECODE = "decode"  # conf/decode.yaml
 
-pytestmark = pytest.mark.skipif(
-    not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD} (../shared/data/fsdd)"
-)
-
-
 def run_recipe(recipe, env, *args):
     cmd = [str(recipe / "run.sh"), "--train_args", TINY_TRAIN, "--local_data_opts", SPLIT, *args]
     return subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True)
@@ -42,6 +36,7 @@ def run_recipe(recipe, env, *args):
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     """A copy of egs2/fsdd/bljust1 run once through stages 1-9."""
+    fsdd = shared_dataset("fsdd")
     recipe = tmp_path_factory.mktemp("fsdd") / "bljust1"
     shutil.copytree(
         REPO / "egs2" / "fsdd" / "bljust1",
@@ -51,7 +46,7 @@ def full_run(tmp_path_factory):
     )
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.update(BLJUST_ROOT=str(REPO), cmd_backend="local", FSDD=str(FSDD))
+    env.update(BLJUST_ROOT=str(REPO), cmd_backend="local", FSDD=str(fsdd))
     done = run_recipe(recipe, env, "--inference_nj", "2")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return recipe, env, done
