@@ -21,7 +21,7 @@ from conftest import REPO
 TINY_TRAIN = (
     "--max_epoch 1 --num_iters_per_epoch 3 --exploration_len 0 --finetune_len 0 "
     "--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
-    "--encoder_conf linear_units=128 --use_tensorboard false"
+    "--encoder_conf linear_units=128 --use_tensorboard false --normalize global_mvn"
 )
 GREEDY = "decode_ctc_greedy"
 MODEL = "valid.cer_ctc.best"
