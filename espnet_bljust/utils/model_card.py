@@ -65,7 +65,18 @@ STRATEGIES = {
 
 
 class UploadError(RuntimeError):
-    """The upload could not be done (package, token, network or hub refusal)."""
+    """The upload could not be done (package, token, network or hub refusal).
+
+    ``offline`` is true when the hub cannot be reached at all (HF_HUB_OFFLINE,
+    or a connection error): the push is then skipped, not failed.
+    """
+
+    def __init__(self, message: str, offline: bool = False):
+        super().__init__(message)
+        self.offline = offline
+
+
+OFFLINE_EXIT = 3  # ``push``'s exit status when it skipped the upload: offline
 
 
 def set_summary(data_dir: Path) -> Dict[str, object]:
@@ -274,7 +285,7 @@ def push_to_hub(folder: Path, hf_repo: str, private: bool = False) -> str:
             no token, network or hub error).
     """
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        raise UploadError("HF_HUB_OFFLINE is set: not uploading")
+        raise UploadError("HF_HUB_OFFLINE is set: not uploading", offline=True)
     try:
         import huggingface_hub
     except ImportError as e:
@@ -290,11 +301,10 @@ def push_to_hub(folder: Path, hf_repo: str, private: bool = False) -> str:
                           commit_message="Upload BL-JUST ESPnet model")  # fmt: skip
     except Exception as e:  # noqa: BLE001 - network and hub errors alike
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        hint = ""
-        if any(w in type(e).__name__ for w in ("Connect", "Timeout", "Offline")):
-            hint = " (cannot reach huggingface.co: offline?)"
+        offline = any(w in type(e).__name__ for w in ("Connect", "Timeout", "Offline"))
+        hint = " (cannot reach huggingface.co: offline?)" if offline else ""
         raise UploadError(
-            f"upload to {hf_repo} failed{hint}: {type(e).__name__}: {first}"
+            f"upload to {hf_repo} failed{hint}: {type(e).__name__}: {first}", offline=offline
         ) from e
     return f"https://huggingface.co/{hf_repo}"
 
@@ -325,7 +335,8 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd=None):
-    """Run ``write`` or ``push``; a failed upload exits 1 with one line, no trace."""
+    """Run ``write`` or ``push``; a failed upload exits 1 with one line, no trace,
+    an upload skipped because the hub is unreachable exits ``OFFLINE_EXIT``."""
     args = get_parser().parse_args(cmd)
     if args.command_name == "write":
         print(f"model card: {write_card(args)}")
@@ -334,7 +345,7 @@ def main(cmd=None):
         url = push_to_hub(args.folder, args.hf_repo, args.private)
     except UploadError as e:
         print(f"model_card push: {e}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(OFFLINE_EXIT if e.offline else 1)
     print(f"uploaded {args.folder} to {url}")
 
 

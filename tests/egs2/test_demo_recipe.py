@@ -169,3 +169,9 @@ def test_validation_stops_the_pipeline_and_upload_fails_cleanly(full_run, tmp_pa
     assert "Traceback" not in up.stdout + up.stderr
     hf = recipe / "exp" / f"hf_asr_bljust_{MODEL}"
     assert (hf / "README.md").exists() and (hf / "meta.yaml").exists()
+
+    offline = run_recipe(recipe, dict(env, HF_HUB_OFFLINE="1"), "--stage", "10",
+                         "--skip_upload_hf", "false", "--hf_repo", "nobody/bljust-demo-test")  # fmt: skip
+    assert offline.returncode == 0, offline.stdout[-3000:] + offline.stderr[-3000:]
+    assert "stage 10: push skipped: model_card push: HF_HUB_OFFLINE is set" in offline.stdout
+    assert "push it later with: " in offline.stdout and (hf / "meta.yaml").exists()

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from espnet_bljust.utils.model_card import UploadError, main, push_to_hub
+from espnet_bljust.utils.model_card import OFFLINE_EXIT, UploadError, main, push_to_hub
 
 CONFIG = {
     "strategy": "bljust", "unsup_loss": "contrastive", "phase_unit": "epoch",
@@ -66,8 +66,13 @@ def test_card_has_method_data_results_config_and_licenses(tmp_path):
 
 def test_push_without_token_or_offline_is_one_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UploadError, match="HF_HUB_OFFLINE"):
+    with pytest.raises(UploadError, match="HF_HUB_OFFLINE") as offline:
         push_to_hub(tmp_path, "me/x")
+    assert offline.value.offline
+    with pytest.raises(SystemExit) as e:  # offline: skipped, its own exit status
+        main(["push", "--folder", str(tmp_path), "--hf_repo", "me/x"])
+    assert e.value.code == OFFLINE_EXIT == 3
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
     monkeypatch.delenv("HF_HUB_OFFLINE")
     huggingface_hub = pytest.importorskip("huggingface_hub")
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)  # no stored token

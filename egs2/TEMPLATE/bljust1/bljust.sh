@@ -37,7 +37,8 @@
 #                   card); then loaded back with espnet_model_zoo + Speech2Text and one
 #                   test utterance transcribed (exp/asr_<tag>/pack.log) [--skip_packing]
 #  10. upload:      the unpacked zip + card in exp/hf_<name>/, pushed to --hf_repo with
-#                   huggingface_hub (exp/hf_<name>.log)   [--skip_upload_hf, default true]
+#                   huggingface_hub (exp/hf_<name>.log)   [--skip_upload_hf, default true];
+#                   offline (HF_HUB_OFFLINE, no connection) the push is skipped with a note
 # A restart (--stage N) reuses what earlier stages wrote; stages 3-5 skip sets and files
 # that are already up to date.
 #
@@ -667,12 +668,19 @@ if run_stage 10 "${skip_upload_hf}"; then
     ${python} -m zipfile -e "${packed}" "${hf_dir}" > "${hf_log}" 2>&1 \
         || die "stage 10: could not unpack ${packed}: see ${hf_log}"
     cp "${asr_exp}/README.md" "${hf_dir}/README.md"
-    if ! ${python} -m espnet_bljust.utils.model_card push --folder "${hf_dir}" \
-            --hf_repo "${hf_repo}" >> "${hf_log}" 2>&1; then
+    push_status=0
+    ${python} -m espnet_bljust.utils.model_card push --folder "${hf_dir}" \
+        --hf_repo "${hf_repo}" >> "${hf_log}" 2>&1 || push_status=$?
+    if [ "${push_status}" -eq 3 ]; then  # the hub cannot be reached: skip, say how to push later
+        log "stage 10: push skipped: $(tail -n 1 "${hf_log}")"
+        log "stage 10: the repo folder is ready in ${hf_dir}; push it later with:" \
+            "${python} -m espnet_bljust.utils.model_card push --folder ${hf_dir} --hf_repo ${hf_repo}"
+    elif [ "${push_status}" -ne 0 ]; then
         grep -v '^#' "${hf_log}" | tail -n 3 >&2 || true
         die "stage 10: upload failed (the folder is ready in ${hf_dir}; log: ${hf_log})"
+    else
+        tail -n 1 "${hf_log}"
     fi
-    tail -n 1 "${hf_log}"
 fi
 
 log "done"
