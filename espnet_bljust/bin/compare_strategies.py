@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Compare BL-JUST with its baselines on one FSDD split at an equal step budget.
 
+(Or on any prepared split, ``--data_dir``: e.g. the demo recipe's ``data/``.)
+
 For every ``--labeled_takes`` (1, 2, 5 takes per speaker and digit = 60, 120,
 300 labeled utterances; the rest of FSDD train is the unlabeled set; dev and
 test are the official FSDD takes 5-9 and 0-4), every strategy and every seed:
@@ -246,6 +248,54 @@ def prepare_fsdd(
         dirs["train_labeled"] / "text", out / "tokens.txt", dirs.values()
     )
     stamp.write_text(json.dumps(plan, indent=1))
+    return out
+
+
+SPLIT_SETS = ("train_labeled", "train_unlabeled", "dev", "test")
+
+
+def prepare_split_dir(src: Path, out: Path) -> Path:
+    """A prepared split (e.g. a recipe's ``data/`` or ``dump/raw/``) for the harness.
+
+    ``src`` holds Kaldi dirs train_labeled/, train_unlabeled/ (wav.scp only is
+    enough), dev/ and test/. Their lists are copied into ``out`` with relative
+    wav.scp paths made absolute (against ``src/<set>``), shape files and a char
+    token list from the labeled text only are written (once; reused while the
+    lists are unchanged). Returns ``out``.
+    """
+    from espnet_bljust.utils.kaldi_lists import write_token_list_and_shapes
+
+    src, out = Path(src).resolve(), Path(out)
+    missing = [s for s in SPLIT_SETS if not (src / s / "wav.scp").is_file()]
+    missing += [f"{s}/text" for s in SPLIT_SETS if s != "train_unlabeled"
+                and not (src / s / "text").is_file()]  # fmt: skip
+    if missing:
+        raise SystemExit(f"compare_strategies: {src} lacks {', '.join(missing)} "
+                         f"(a split needs {', '.join(SPLIT_SETS)})")  # fmt: skip
+    lists = {}
+    for name in SPLIT_SETS:
+        entries = []
+        for line in (src / name / "wav.scp").read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            uid, path = line.split(maxsplit=1)
+            if not path.rstrip().endswith("|") and not Path(path).is_absolute():
+                path = str(src / name / path)
+            entries.append(f"{uid} {path}\n")
+        lists[name] = {"wav.scp": "".join(entries)}
+        if (src / name / "text").is_file():
+            lists[name]["text"] = (src / name / "text").read_text(encoding="utf-8")
+    stamp = out / "split.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == lists:
+        return out
+    for name, files in lists.items():
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for file, content in files.items():
+            (out / name / file).write_text(content, encoding="utf-8")
+    write_token_list_and_shapes(
+        out / "train_labeled" / "text", out / "tokens.txt", [out / s for s in SPLIT_SETS]
+    )
+    stamp.write_text(json.dumps(lists))
     return out
 
 
@@ -543,7 +593,12 @@ def get_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--fsdd", type=Path, required=True, help="FSDD root (recordings/)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fsdd", type=Path, help="FSDD root (recordings/): splits made here")
+    source.add_argument("--data_dir", type=Path,
+                        help="a prepared split instead: Kaldi dirs train_labeled, "
+                        "train_unlabeled, dev, test (e.g. egs2/demo/bljust1/data); "
+                        "--labeled_takes and the other FSDD options are then unused")  # fmt: skip
     parser.add_argument("--out_dir", type=Path, required=True, help="output folder")
     parser.add_argument("--strategies", default="supervised pt_ft just bljust",
                         help="space-separated strategies to train")
@@ -591,10 +646,14 @@ def plan_runs(args: argparse.Namespace) -> List[dict]:
     total = args.max_epoch * args.num_iters_per_epoch
     speakers = args.speakers.split() if args.speakers else None
     runs = []
-    for takes in (int(t) for t in args.labeled_takes.split()):
-        data = prepare_fsdd(args.fsdd, args.out_dir / f"data_l{takes}", takes,
-                            args.unlabeled_takes, args.dev_takes, args.test_takes,
-                            speakers)  # fmt: skip
+    if args.data_dir is not None:
+        splits = [prepare_split_dir(args.data_dir, args.out_dir / "data")]
+    else:
+        splits = (prepare_fsdd(args.fsdd, args.out_dir / f"data_l{takes}", takes,
+                               args.unlabeled_takes, args.dev_takes, args.test_takes,
+                               speakers)
+                  for takes in (int(t) for t in args.labeled_takes.split()))  # fmt: skip
+    for data in splits:
         labeled = num_utts(data / "train_labeled")
         for strategy in strategies:
             for seed in seeds:
@@ -690,7 +749,8 @@ def write_outputs(runs: List[dict], args: argparse.Namespace, command: str) -> D
     )
     images = "".join(f"![{name}]({p.name})\n" for name, p in plots.items())
     paths["results"].write_text(
-        f"### Strategy comparison on FSDD (espnet_bljust {__version__}, "
+        f"### Strategy comparison on {'FSDD' if args.data_dir is None else args.data_dir} "
+        f"(espnet_bljust {__version__}, "
         f"{_versions()})\n\n```sh\n{command}\n```\n\n{budget}.\n\n{table}\n{goals}\n{images}"
     )
     return paths

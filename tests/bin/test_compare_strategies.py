@@ -3,6 +3,7 @@ epoch on a 2-speaker FSDD split; the table, the RESULTS fragment and the PNGs
 exist and hold numbers."""
 
 import json
+import os
 import re
 
 import pytest
@@ -79,3 +80,33 @@ def test_harness_end_to_end(fsdd_root, tmp_path):
         "--train_args", SMALL_MODEL, "--no_plots",
     ])  # fmt: skip
     assert rows[0] in again["table"].read_text()
+
+
+def test_prepared_split_dir_needs_every_set(tmp_path):
+    (tmp_path / "src" / "train_labeled").mkdir(parents=True)
+    (tmp_path / "src" / "train_labeled" / "wav.scp").write_text("a x.wav\n")
+    with pytest.raises(SystemExit, match="lacks train_unlabeled, dev, test, train_labeled/text"):
+        compare_strategies.prepare_split_dir(tmp_path / "src", tmp_path / "out")
+
+
+def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
+    """--data_dir: a recipe-style split (relative wav.scp paths) instead of FSDD takes."""
+    from espnet_bljust.utils.fsdd_split import make_fsdd_split
+
+    src = tmp_path / "data"
+    make_fsdd_split(fsdd_root, src, 1, 1, 1, 1, speakers=["george"])
+    for name in compare_strategies.SPLIT_SETS:  # relative to the set's folder, as in ../shared
+        scp = src / name / "wav.scp"
+        scp.write_text("".join(
+            f"{uid} {os.path.relpath(path, src / name)}\n"
+            for uid, path in (line.split() for line in scp.read_text().splitlines())))  # fmt: skip
+    paths = compare_strategies.main([
+        "--data_dir", str(src), "--out_dir", str(tmp_path / "cmp"),
+        "--strategies", "pt_ft", "--seeds", "1", "--max_epoch", "1",
+        "--num_iters_per_epoch", "3", "--train_args", SMALL_MODEL, "--timeout", "150",
+        "--no_plots",
+    ])  # fmt: skip
+    (run,) = json.loads(paths["json"].read_text())
+    assert run["ok"] and run["labeled"] == 10 and run["unlabeled"] == 10 and run["ticks"] == 3
+    assert run["test_utts"] == 10
+    assert f"Strategy comparison on {src}" in paths["results"].read_text()
