@@ -1,6 +1,8 @@
 """Shared fixtures: real speech from ../shared/data and tiny espnet2 models."""
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,24 @@ SHARED_DATA = Path(
     os.environ.get("BLJUST_SHARED_DATA", REPO.parent / "shared" / "data")
 ).resolve()
 TINY_CONFIG = REPO / "conf" / "train_bljust_conformer_tiny.yaml"
+
+
+def copy_recipe(corpus: str, dest: Path, **env_vars: str):
+    """A copy of egs2/<corpus>/bljust1 in ``dest`` (links resolved; no data, dump,
+    exp or downloads) and the environment to run it: this Python first on PATH,
+    BLJUST_ROOT = this repo, the local backend, no HF_TOKEN, plus ``env_vars``.
+
+    Returns:
+        (recipe dir, env)
+    """
+    recipe = Path(dest) / "bljust1"
+    shutil.copytree(REPO / "egs2" / corpus / "bljust1", recipe, symlinks=False,
+                    ignore=shutil.ignore_patterns("data", "exp", "downloads", "dump"))  # fmt: skip
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(BLJUST_ROOT=str(REPO), cmd_backend="local", **env_vars)
+    env.pop("HF_TOKEN", None)
+    return recipe, env
 
 
 def shared_dataset(name: str) -> Path:

@@ -6,25 +6,16 @@ char token list (4). Training and later stages are the same pipeline as the
 demo and FSDD recipe tests run end to end.
 """
 
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import soundfile
 
-from conftest import REPO, shared_dataset
+from conftest import copy_recipe, shared_dataset
 
 
 def test_data_stages_from_the_archive(tmp_path):
     archive = shared_dataset("mini_an4") / "downloads.tar.gz"
-    recipe = tmp_path / "bljust1"
-    shutil.copytree(REPO / "egs2" / "an4" / "bljust1", recipe, symlinks=False,
-                    ignore=shutil.ignore_patterns("data", "exp", "downloads", "dump"))  # fmt: skip
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.update(BLJUST_ROOT=str(REPO), cmd_backend="local", AN4=str(archive))
+    recipe, env = copy_recipe("an4", tmp_path, AN4=str(archive))
     cmd = [str(recipe / "run.sh"), "--stop_stage", "4",
            "--local_data_opts", "--num_dev 1 --num_labeled 2"]  # fmt: skip
     done = subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True)

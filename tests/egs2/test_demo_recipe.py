@@ -6,17 +6,15 @@ at the decoding stage that reuses the trained model, a sentencepiece token
 stage, a validation failure and an offline upload.
 """
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile
 import yaml
 
-from conftest import REPO
+from conftest import copy_recipe
 
 TINY_TRAIN = (
     "--max_epoch 1 --num_iters_per_epoch 3 --exploration_len 0 --finetune_len 0 "
@@ -36,19 +34,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
     """A copy of egs2/demo/bljust1 (links resolved) and the environment to run it."""
-    recipe = tmp_path_factory.mktemp("demo") / "bljust1"
-    shutil.copytree(
-        REPO / "egs2" / "demo" / "bljust1",
-        recipe,
-        symlinks=False,
-        ignore=shutil.ignore_patterns("data", "exp", "downloads", "dump"),
-    )
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.update(BLJUST_ROOT=str(REPO), cmd_backend="local", DEMO_NUM_LABELED="24",
-               DEMO_NUM_UNLABELED="24", DEMO_NUM_DEV="12", DEMO_NUM_TEST="8")  # fmt: skip
-    env.pop("HF_TOKEN", None)
-    return recipe, env
+    return copy_recipe("demo", tmp_path_factory.mktemp("demo"), DEMO_NUM_LABELED="24",
+                       DEMO_NUM_UNLABELED="24", DEMO_NUM_DEV="12", DEMO_NUM_TEST="8")  # fmt: skip
 
 
 def run_recipe(recipe, env, *args):

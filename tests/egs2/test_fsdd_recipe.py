@@ -7,17 +7,13 @@ with ``Speech2Text.from_pretrained`` to transcribe a test wav, and a restart at
 stage 7 that reuses the trained model.
 """
 
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import soundfile
 import yaml
 
-from conftest import REPO, shared_dataset
+from conftest import copy_recipe, shared_dataset
 
 TINY_TRAIN = (
     "--max_epoch 2 --num_iters_per_epoch 3 --exploration_len 1 --finetune_len 0 "
@@ -37,16 +33,7 @@ def run_recipe(recipe, env, *args):
 def full_run(tmp_path_factory):
     """A copy of egs2/fsdd/bljust1 run once through stages 1-9."""
     fsdd = shared_dataset("fsdd")
-    recipe = tmp_path_factory.mktemp("fsdd") / "bljust1"
-    shutil.copytree(
-        REPO / "egs2" / "fsdd" / "bljust1",
-        recipe,
-        symlinks=False,
-        ignore=shutil.ignore_patterns("data", "exp", "downloads", "dump"),
-    )
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.update(BLJUST_ROOT=str(REPO), cmd_backend="local", FSDD=str(fsdd))
+    recipe, env = copy_recipe("fsdd", tmp_path_factory.mktemp("fsdd"), FSDD=str(fsdd))
     done = run_recipe(recipe, env, "--inference_nj", "2")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return recipe, env, done
