@@ -20,20 +20,9 @@ num_unlabeled=-1             # unlabeled utterances; -1: all the rest
 seed=0                       # seed of the labeled draw
 include_untranscribed=false  # add train .sph files that no fileids line names to unlabeled
 
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --*)
-            name="${1#--}"
-            [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 1; }
-            case "${name}" in
-                num_dev|num_labeled|num_unlabeled|seed|include_untranscribed) ;;
-                *) echo "$0: unknown option $1" >&2; exit 1 ;;
-            esac
-            printf -v "${name}" '%s' "$2"
-            shift 2 ;;
-        *) echo "$0: unexpected argument $1" >&2; exit 1 ;;
-    esac
-done
+# shellcheck source=../../../../local/parse_options.sh
+. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
+parse_options "num_dev num_labeled num_unlabeled seed include_untranscribed" "$@"
 
 . ./db.sh
 

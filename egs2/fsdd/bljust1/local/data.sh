@@ -22,20 +22,9 @@ audio=original      # original: the 8 kHz wav (bljust.sh formats to --fs); 16k: 
                     # copy's 16 kHz flac; auto: the flac where present
 fsdd_tag=v1.0.10    # the release downloaded when $FSDD is absent
 
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --*)
-            name="${1#--}"
-            [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 1; }
-            case "${name}" in
-                labeled_takes|unlabeled_takes|dev_takes|test_takes|speakers|audio|fsdd_tag) ;;
-                *) echo "$0: unknown option $1" >&2; exit 1 ;;
-            esac
-            printf -v "${name}" '%s' "$2"
-            shift 2 ;;
-        *) echo "$0: unexpected argument $1" >&2; exit 1 ;;
-    esac
-done
+# shellcheck source=../../../../local/parse_options.sh
+. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
+parse_options "labeled_takes unlabeled_takes dev_takes test_takes speakers audio fsdd_tag" "$@"
 
 . ./db.sh
 

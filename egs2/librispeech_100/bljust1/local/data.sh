@@ -24,20 +24,9 @@ download=true
 mirror=https://www.openslr.org/resources/12
 speaker=chapter
 
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --*)
-            name="${1#--}"
-            [ $# -ge 2 ] || die "option $1 needs a value"
-            case "${name}" in
-                labeled|labeled_name|unlabeled|unlabeled_name|download|mirror|speaker) ;;
-                *) die "unknown option $1" ;;
-            esac
-            printf -v "${name}" '%s' "$2"
-            shift 2 ;;
-        *) die "unexpected argument $1" ;;
-    esac
-done
+# shellcheck source=../../../../local/parse_options.sh
+. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
+parse_options "labeled labeled_name unlabeled unlabeled_name download mirror speaker" "$@"
 case "${download}" in true|false) ;; *) die "--download must be true or false" ;; esac
 
 # shellcheck source=db.sh

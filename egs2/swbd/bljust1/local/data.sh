@@ -29,21 +29,9 @@ partial_words=keep
 download_ms98=true
 ms98_url=https://www.openslr.org/resources/5/switchboard_word_alignments.tar.gz
 
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --*)
-            name="${1#--}"
-            [ $# -ge 2 ] || die "option $1 needs a value"
-            case "${name}" in
-                labeled_hours|num_dev_utts|max_dup_text|seed|decoder|hesitations) ;;
-                partial_words|download_ms98|ms98_url) ;;
-                *) die "unknown option $1" ;;
-            esac
-            printf -v "${name}" '%s' "$2"
-            shift 2 ;;
-        *) die "unexpected argument $1" ;;
-    esac
-done
+# shellcheck source=../../../../local/parse_options.sh
+. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
+parse_options "labeled_hours num_dev_utts max_dup_text seed decoder hesitations partial_words download_ms98 ms98_url" "$@"
 
 # shellcheck source=db.sh
 . ./db.sh
