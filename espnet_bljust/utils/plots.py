@@ -93,20 +93,27 @@ def plot_bljust_training(run: dict, path: Path, iters_per_epoch: int) -> Path:
     return Path(path)
 
 
+def wer_by_labeled(runs: Sequence[dict], strategy: str):
+    """(labeled sizes, mean test WER, std over seeds) of one strategy's
+    successful runs, sizes ascending; std is 0 where one seed ran."""
+    by_size: Dict[int, List[float]] = {}
+    for r in runs:
+        if r["strategy"] == strategy and r.get("ok", True):
+            by_size.setdefault(r["labeled"], []).append(r["test_wer"])
+    sizes = sorted(by_size)
+    means = [statistics.fmean(by_size[s]) for s in sizes]
+    stds = [statistics.stdev(by_size[s]) if len(by_size[s]) > 1 else 0.0 for s in sizes]
+    return sizes, means, stds
+
+
 def plot_wer_vs_labeled(runs: Sequence[dict], path: Path) -> Path:
     """Test WER (%) vs labeled utterances, mean ± std over seeds per strategy."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for strategy in STRATEGY_LABELS:
-        by_size: Dict[int, List[float]] = {}
-        for r in runs:
-            if r["strategy"] == strategy:
-                by_size.setdefault(r["labeled"], []).append(r["test_wer"])
-        if not by_size:
+        sizes, means, stds = wer_by_labeled(runs, strategy)
+        if not sizes:
             continue
-        sizes = sorted(by_size)
-        means = [statistics.fmean(by_size[s]) for s in sizes]
-        stds = [statistics.stdev(by_size[s]) if len(by_size[s]) > 1 else 0.0 for s in sizes]
         ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3,
                     label=STRATEGY_LABELS[strategy])  # fmt: skip
     ax.set_xscale("log")
