@@ -6,6 +6,7 @@ import torch
 from typeguard import typechecked
 
 from espnet_bljust.unsup.abs_unsup_loss import AbsUnsupLoss
+from espnet_bljust.unsup.masking import standardize_per_utterance
 
 
 class RandomProjectionQuantizer(torch.nn.Module):
@@ -51,14 +52,7 @@ class RandomProjectionQuantizer(torch.nn.Module):
         Returns:
             (B, T, num_codebooks) long codeword ids.
         """
-        frames = frames.float()
-        # Per-utterance standardization so targets do not depend on the
-        # recording level or on which normalize layer the encoder uses.
-        weight = valid[..., None].float()
-        count = weight.sum(1, keepdim=True).clamp(min=1.0)
-        mean = (frames * weight).sum(1, keepdim=True) / count
-        var = ((frames - mean) ** 2 * weight).sum(1, keepdim=True) / count
-        frames = (frames - mean) / (var + 1e-5).sqrt()
+        frames = standardize_per_utterance(frames, valid)
         projected = torch.einsum("btf,nfd->btnd", frames, self.projection)
         projected = torch.nn.functional.normalize(projected, dim=-1)
         # Nearest codeword by cosine = by L2 distance between unit vectors.

@@ -114,3 +114,24 @@ def fit_length(x: torch.Tensor, length: int, value: float = 0) -> torch.Tensor:
         return x[:, :length]
     pad = [0, 0] * (x.dim() - 2) + [0, length - x.size(1)]
     return torch.nn.functional.pad(x, pad, value=value)
+
+
+def standardize_per_utterance(frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit variance per utterance and dimension over its valid frames.
+
+    Quantizer targets then do not depend on the recording level or on which
+    normalize layer the encoder uses.
+
+    Args:
+        frames: (B, T, D) target frames.
+        valid: (B, T) bool, frames that belong to the utterance.
+
+    Returns:
+        (B, T, D) float32.
+    """
+    frames = frames.float()
+    weight = valid[..., None].float()
+    count = weight.sum(1, keepdim=True).clamp(min=1.0)
+    mean = (frames * weight).sum(1, keepdim=True) / count
+    var = ((frames - mean) ** 2 * weight).sum(1, keepdim=True) / count
+    return (frames - mean) / (var + 1e-5).sqrt()

@@ -1,4 +1,4 @@
-"""Both loss families: shapes, gradients, and that targets are not copyable."""
+"""The loss families: shapes, gradients, and that targets are not copyable."""
 
 import pytest
 import torch
@@ -6,6 +6,7 @@ import torch
 from espnet_bljust.unsup import unsup_loss_choices
 from espnet_bljust.unsup.best_rq import BestRQLoss, RandomProjectionQuantizer
 from espnet_bljust.unsup.contrastive import ContrastiveLoss
+from espnet_bljust.unsup.masked_kmeans import MaskedKMeansLoss, OnlineKMeansQuantizer
 
 D, F, S = 32, 20, 4
 
@@ -25,15 +26,23 @@ def batch(b=3, t_enc=25):
     return encoder_out, enc_lens, feats, feats_lengths
 
 
-def test_registry_has_both_families():
-    assert set(unsup_loss_choices.choices()) >= {"contrastive", "best_rq"}
+def test_registry_has_every_family():
+    assert set(unsup_loss_choices.choices()) >= {"contrastive", "best_rq", "kmeans"}
     with pytest.raises(ValueError):
         unsup_loss_choices.get_class("no_such_loss")
 
 
-@pytest.mark.parametrize("name", ["contrastive", "best_rq"])
-def test_loss_is_finite_and_reaches_encoder_and_head(name):
-    loss_fn = make(name)
+@pytest.mark.parametrize(
+    "name,conf",
+    [
+        ("contrastive", {}),
+        ("contrastive", {"negatives_from": "batch"}),
+        ("best_rq", {}),
+        ("kmeans", {}),
+    ],
+)
+def test_loss_is_finite_and_reaches_encoder_and_head(name, conf):
+    loss_fn = make(name, **conf)
     encoder_out, enc_lens, feats, feats_lengths = batch()
     mask = loss_fn.sample_mask(feats_lengths)
     loss, stats = loss_fn(encoder_out, enc_lens, feats, feats_lengths, mask)
@@ -49,7 +58,7 @@ def test_loss_is_finite_and_reaches_encoder_and_head(name):
     assert head, "the unsupervised head eta gets no gradient"
 
 
-@pytest.mark.parametrize("name", ["contrastive", "best_rq"])
+@pytest.mark.parametrize("name", ["contrastive", "best_rq", "kmeans"])
 def test_masked_input_hides_what_the_targets_are_made_of(name):
     """Changing the features inside masked spans leaves the encoder input
     unchanged but changes the targets: the loss cannot be solved by copying."""
@@ -69,7 +78,7 @@ def test_masked_input_hides_what_the_targets_are_made_of(name):
     before = loss_fn.stacked_targets(feats, t)[mask]
     after = loss_fn.stacked_targets(altered, t)[mask]
     assert not torch.allclose(before, after)
-    if name == "best_rq":
+    if name in ("best_rq", "kmeans"):
         valid = torch.ones(mask.shape, dtype=torch.bool)
         ids_a = loss_fn.quantizer(loss_fn.stacked_targets(feats, t), valid)[mask]
         ids_b = loss_fn.quantizer(loss_fn.stacked_targets(altered, t), valid)[mask]
@@ -96,3 +105,81 @@ def test_contrastive_negatives_never_the_positive():
     assert neg.shape == (4, 50)
     assert (neg != pos[:, None]).all()
     assert (neg >= 0).all() and (neg < lens[:, None]).all()
+
+
+def test_contrastive_batch_negatives_come_from_the_whole_batch():
+    """negatives_from=batch draws distractors from other utterances too, never
+    the positive itself, and never from padding."""
+    torch.manual_seed(0)
+    loss_fn = ContrastiveLoss(D, F, S, num_negatives=200, negatives_from="batch")
+    lens = torch.tensor([6, 3, 5])
+    # target frame (u, t) is the constant vector 100 * u + t + 1 (padding: -1)
+    targets = torch.full((3, 6, 4), -1.0)
+    for u, n in enumerate(lens.tolist()):
+        for t in range(n):
+            targets[u, t] = 100 * u + t + 1
+    utt = torch.tensor([0, 1, 2])
+    pos = torch.tensor([2, 0, 4])
+    neg = loss_fn.negatives_in_batch(targets, utt, pos, lens)[..., 0]  # (3, 200)
+    own = (100 * utt + pos + 1).float()
+    assert (neg != own[:, None]).all()
+    assert (neg > 0).all()  # no padding frame
+    for row, u in zip(neg, utt.tolist()):
+        assert ((row // 100) != u).any(), "no distractor from another utterance"
+    # each row skips only its own frame, so together they cover all 14 frames
+    assert torch.unique(neg).numel() == int(lens.sum())
+    with pytest.raises(ValueError, match="negatives_from"):
+        ContrastiveLoss(D, F, S, negatives_from="speaker")
+
+
+def test_kmeans_quantizer_finds_separated_clusters():
+    """Three well-separated blobs: after some updates every blob maps to its own
+    centroid(s) and no centroid is shared between blobs."""
+    torch.manual_seed(0)
+    quant = OnlineKMeansQuantizer(input_size=8, num_clusters=6, decay=0.9)
+    quant.train()
+    centers = torch.randn(3, 8) * 10
+
+    def draw(n=60):
+        which = torch.randint(3, (2, n))
+        frames = centers[which] + 0.1 * torch.randn(2, n, 8)
+        return frames, which
+
+    for _ in range(30):
+        frames, _ = draw()
+        quant(frames, torch.ones(2, 60, dtype=torch.bool))
+    quant.eval()
+    frames, which = draw()
+    # standardization per utterance keeps the blobs apart; map ids -> blob
+    ids = quant(frames, torch.ones(2, 60, dtype=torch.bool))
+    for cid in torch.unique(ids).tolist():
+        blobs = torch.unique(which[ids == cid])
+        assert blobs.numel() == 1, f"centroid {cid} covers blobs {blobs.tolist()}"
+    assert torch.unique(ids).numel() >= 3
+
+
+def test_kmeans_quantizer_frozen_in_eval_and_reseeds_dead_centroids():
+    torch.manual_seed(0)
+    quant = OnlineKMeansQuantizer(input_size=4, num_clusters=4, decay=0.5)
+    frames = torch.randn(1, 20, 4)
+    valid = torch.ones(1, 20, dtype=torch.bool)
+    quant.eval()
+    quant(frames, valid)
+    assert not bool(quant.initialized)  # eval never seeds or moves the codebook
+    quant.train()
+    quant(frames, valid)
+    assert bool(quant.initialized)
+    before = {k: v.clone() for k, v in quant.state_dict().items()}
+    quant.eval()
+    quant(frames, valid)
+    for key, value in quant.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    # a centroid far from every frame attracts nothing and gets re-seeded
+    quant.train()
+    quant.centroids[0] = 1e4
+    quant.centroid_sum[0] = 1e4
+    for _ in range(10):
+        quant(frames, valid)
+    assert quant.centroids[0].abs().max() < 100
+    loss = MaskedKMeansLoss(D, F, S, num_clusters=8)
+    assert set(dict(loss.named_buffers())) >= {"quantizer.centroids", "quantizer.cluster_size"}
