@@ -94,7 +94,11 @@ class OnlineKMeansQuantizer(torch.nn.Module):
         Returns:
             (B, T) long cluster ids (0 at invalid frames).
         """
-        frames = standardize_per_utterance(frames, valid)
+        # Distances and centroid sums in float32 even under --use_amp autocast.
+        with torch.autocast(device_type=frames.device.type, enabled=False):
+            return self._quantize(standardize_per_utterance(frames, valid), valid)
+
+    def _quantize(self, frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         points = frames[valid]  # (N, D)
         ids = torch.zeros(valid.shape, dtype=torch.long, device=frames.device)
         if points.size(0) == 0:

@@ -183,3 +183,17 @@ def test_kmeans_quantizer_frozen_in_eval_and_reseeds_dead_centroids():
     assert quant.centroids[0].abs().max() < 100
     loss = MaskedKMeansLoss(D, F, S, num_clusters=8)
     assert set(dict(loss.named_buffers())) >= {"quantizer.centroids", "quantizer.cluster_size"}
+
+
+def test_kmeans_quantizer_keeps_float32_under_autocast():
+    torch.manual_seed(0)
+    quant = OnlineKMeansQuantizer(input_size=8, num_clusters=4)
+    frames = torch.randn(2, 10, 8)
+    valid = torch.ones(2, 10, dtype=torch.bool)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        quant(frames, valid)  # seeds and updates the codebook
+    assert quant.centroids.dtype == torch.float32
+    quant.eval()
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        ids = quant(frames, valid)
+    assert torch.equal(ids, quant(frames, valid))  # same assignment as in float32
