@@ -89,6 +89,35 @@ class AbsUnsupLoss(torch.nn.Module, ABC):
         )
         return mask & valid
 
+    def target_valid(
+        self, feats_lengths: torch.Tensor, num_frames: int
+    ) -> torch.Tensor:
+        """(B, T') bool: encoder frames whose ``stride`` target frames all exist."""
+        full = torch.div(feats_lengths, self.stride, rounding_mode="floor")
+        return torch.arange(num_frames, device=feats_lengths.device)[None, :] < full[:, None]
+
+    @staticmethod
+    def nothing_to_predict(
+        encoder_out: torch.Tensor,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """A zero loss that keeps the graph, for a batch without masked frames."""
+        zero = encoder_out.sum() * 0.0
+        return zero, dict(loss_unsup=zero.detach(), acc_unsup=None)
+
+    @staticmethod
+    def masked_stats(
+        loss: torch.Tensor, acc: torch.Tensor, selected: torch.Tensor,
+        encoder_out_lens: torch.Tensor, **extra: torch.Tensor,
+    ) -> Dict[str, torch.Tensor]:
+        """The reporter stats every masked loss gives (plus ``extra``)."""
+        return dict(
+            loss_unsup=loss.detach(),
+            acc_unsup=acc.detach(),
+            **extra,
+            masked_frac=selected.sum().float().detach()
+            / encoder_out_lens.sum().clamp(min=1).float(),
+        )
+
     def stacked_targets(
         self, target_feats: torch.Tensor, num_frames: int
     ) -> torch.Tensor:

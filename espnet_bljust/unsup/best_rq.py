@@ -111,14 +111,11 @@ class BestRQLoss(AbsUnsupLoss):
         batch, frames, _ = encoder_out.shape
         selected = self.masked_positions(mask, encoder_out_lens, frames)
         target_frames = self.stacked_targets(target_feats, frames)
-        target_valid = torch.arange(frames, device=encoder_out.device)[None, :] < (
-            torch.div(feats_lengths, self.stride, rounding_mode="floor")[:, None]
-        )
+        target_valid = self.target_valid(feats_lengths, frames)
         targets = self.quantizer(target_frames, target_valid)  # (B, T', N)
         selected = selected & target_valid
         if not selected.any():
-            zero = encoder_out.sum() * 0.0
-            return zero, dict(loss_unsup=zero.detach(), acc_unsup=None)
+            return self.nothing_to_predict(encoder_out)
 
         logits = self.head(encoder_out[selected])  # (M, N * V)
         logits = logits.view(-1, self.num_codebooks, self.codebook_size).float()
@@ -128,10 +125,6 @@ class BestRQLoss(AbsUnsupLoss):
         )
         acc = (logits.argmax(-1) == labels).float().mean()
         used = torch.unique(labels).numel() / float(self.codebook_size)
-        return loss, dict(
-            loss_unsup=loss.detach(),
-            acc_unsup=acc.detach(),
-            codebook_usage=torch.tensor(used),
-            masked_frac=selected.sum().float().detach()
-            / encoder_out_lens.sum().clamp(min=1).float(),
+        return loss, self.masked_stats(
+            loss, acc, selected, encoder_out_lens, codebook_usage=torch.tensor(used)
         )

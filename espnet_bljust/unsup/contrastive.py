@@ -125,8 +125,7 @@ class ContrastiveLoss(AbsUnsupLoss):
         selected = self.masked_positions(mask, target_lens, frames)
         selected = selected & (target_lens >= 2)[:, None]
         if not selected.any():
-            zero = encoder_out.sum() * 0.0
-            return zero, dict(loss_unsup=zero.detach(), acc_unsup=None)
+            return self.nothing_to_predict(encoder_out)
 
         targets = self.target_proj(
             self.target_norm(self.stacked_targets(target_feats, frames))
@@ -149,9 +148,4 @@ class ContrastiveLoss(AbsUnsupLoss):
         labels = torch.zeros(logits.size(0), dtype=torch.long, device=logits.device)
         loss = torch.nn.functional.cross_entropy(logits, labels)
         acc = (logits.argmax(-1) == 0).float().mean()
-        return loss, dict(
-            loss_unsup=loss.detach(),
-            acc_unsup=acc.detach(),
-            masked_frac=selected.sum().float().detach()
-            / encoder_out_lens.sum().clamp(min=1).float(),
-        )
+        return loss, self.masked_stats(loss, acc, selected, encoder_out_lens)

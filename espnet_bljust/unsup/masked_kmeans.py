@@ -159,28 +159,20 @@ class MaskedKMeansLoss(AbsUnsupLoss):
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """See :meth:`AbsUnsupLoss.forward`."""
         _, frames, _ = encoder_out.shape
-        target_valid = torch.arange(frames, device=encoder_out.device)[None, :] < (
-            torch.div(feats_lengths, self.stride, rounding_mode="floor")[:, None]
-        )
-        target_valid = target_valid & (
+        target_valid = self.target_valid(feats_lengths, frames) & (
             torch.arange(frames, device=encoder_out.device)[None, :]
             < encoder_out_lens[:, None]
         )
         targets = self.quantizer(self.stacked_targets(target_feats, frames), target_valid)
         selected = self.masked_positions(mask, encoder_out_lens, frames) & target_valid
         if not selected.any():
-            zero = encoder_out.sum() * 0.0
-            return zero, dict(loss_unsup=zero.detach(), acc_unsup=None)
+            return self.nothing_to_predict(encoder_out)
 
         logits = self.head(encoder_out[selected]).float()  # (M, V)
         labels = targets[selected]  # (M,)
         loss = torch.nn.functional.cross_entropy(logits, labels)
         acc = (logits.argmax(-1) == labels).float().mean()
         used = torch.unique(targets[target_valid]).numel() / float(self.num_clusters)
-        return loss, dict(
-            loss_unsup=loss.detach(),
-            acc_unsup=acc.detach(),
-            codebook_usage=torch.tensor(used),
-            masked_frac=selected.sum().float().detach()
-            / encoder_out_lens.sum().clamp(min=1).float(),
+        return loss, self.masked_stats(
+            loss, acc, selected, encoder_out_lens, codebook_usage=torch.tensor(used)
         )
