@@ -50,15 +50,11 @@ class OnlineKMeansQuantizer(torch.nn.Module):
         self.register_buffer("centroid_sum", torch.zeros(num_clusters, input_size))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
-    def assign(self, points: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(N, D) points -> (N,) nearest centroid ids and (N,) squared distances."""
-        dist = (
-            points.pow(2).sum(1, keepdim=True)
-            - 2.0 * points @ self.centroids.t()
-            + self.centroids.pow(2).sum(1)[None, :]
-        )  # (N, V)
-        best, ids = dist.min(1)
-        return ids, best.clamp(min=0.0)
+    def assign(self, points: torch.Tensor) -> torch.Tensor:
+        """(N, D) points -> (N,) nearest centroid ids (squared L2; the points'
+        own norm is the same for every centroid and left out)."""
+        dist = self.centroids.pow(2).sum(1)[None, :] - 2.0 * points @ self.centroids.t()
+        return dist.argmin(1)  # (N, V) -> (N,)
 
     def _random_points(self, points: torch.Tensor, count: int) -> torch.Tensor:
         """``count`` rows of ``points`` (N, D) drawn at random (with replacement
@@ -109,7 +105,7 @@ class OnlineKMeansQuantizer(torch.nn.Module):
             self.centroid_sum.copy_(seed)
             self.cluster_size.fill_(1.0)
             self.initialized.fill_(True)
-        point_ids, _ = self.assign(points)
+        point_ids = self.assign(points)
         if self.training:
             self.update(points, point_ids)
         ids[valid] = point_ids
