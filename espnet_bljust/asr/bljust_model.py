@@ -8,6 +8,7 @@ from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
+from espnet_bljust.asr.ctc_error import ctc_greedy_wer
 from espnet_bljust.bilevel.state import BilevelState
 from espnet_bljust.unsup.abs_unsup_loss import AbsUnsupLoss
 
@@ -56,6 +57,7 @@ class BLJUSTModel(ESPnetASRModel):
         self.unsup_loss = unsup_loss
         self.bilevel_state = BilevelState()
         self._captured: Optional[List[_MaskedPass]] = None
+        self._wer_ctc: Optional[float] = None
 
     @classmethod
     def from_asr_model(
@@ -133,7 +135,14 @@ class BLJUSTModel(ESPnetASRModel):
             unlabeled_speech_lengths: (B2,)
         """
         if level == "supervised":
-            return super().forward(speech, speech_lengths, text, text_lengths, **kwargs)
+            self._wer_ctc = None
+            loss, stats, weight = super().forward(
+                speech, speech_lengths, text, text_lengths, **kwargs
+            )
+            if self._wer_ctc is not None:
+                stats["wer_ctc"] = torch.tensor(self._wer_ctc, device=loss.device)
+                self._wer_ctc = None
+            return loss, stats, weight
         if level == "unsupervised":
             return self.forward_unsupervised(speech, speech_lengths)
         if level == "joint":
@@ -225,6 +234,33 @@ class BLJUSTModel(ESPnetASRModel):
         stats = dict(stats)
         stats.update(unsup_stats)
         return (loss_f, loss_g), stats, weight
+
+    def _calc_ctc_loss(
+        self,
+        encoder_out: torch.Tensor,
+        encoder_out_lens: torch.Tensor,
+        ys_pad: torch.Tensor,
+        ys_pad_lens: torch.Tensor,
+    ):
+        """ESPnetASRModel's CTC loss and cer_ctc; in evaluation with
+        ``report_wer``, also the CTC greedy WER of the first call (the final
+        encoder layer; intermediate CTC calls come after it), which
+        ``forward`` reports as ``wer_ctc``.
+
+        Args:
+            encoder_out: (B, T', D); encoder_out_lens: (B,);
+            ys_pad: (B, U) padded with ignore_id; ys_pad_lens: (B,).
+        """
+        loss_ctc, cer_ctc = super()._calc_ctc_loss(
+            encoder_out, encoder_out_lens, ys_pad, ys_pad_lens
+        )
+        calc = getattr(self, "error_calculator", None)
+        if not self.training and calc is not None and calc.report_wer and self._wer_ctc is None:
+            self._wer_ctc = ctc_greedy_wer(
+                self.ctc.argmax(encoder_out).detach(), encoder_out_lens, ys_pad,
+                self.token_list, self.blank_id, calc.space, self.ignore_id,
+            )  # fmt: skip
+        return loss_ctc, cer_ctc
 
     # ------------------------------------------------------------ masked pass
     def encode(

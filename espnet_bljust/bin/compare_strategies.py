@@ -462,9 +462,16 @@ def _scp(path: Path):
 
 
 def train_and_decode(
-    argv: List[str], exp: str, data: str, test_set: str = "test", beam_size: int = 1
+    argv: List[str], exp: str, data: str, test_set: str = "test", beam_size: int = 1,
+    average_nbest: int = 1,
 ) -> dict:
-    """Child job of one run: train, measure, pick on dev, decode and score test."""
+    """Child job of one run: train, measure, pick on dev, decode and score test.
+
+    test_wer/test_cer score the single best dev checkpoint; with
+    ``average_nbest`` > 1 (and the run trained with ``--keep_nbest_models``
+    that large) test_wer_ave/test_cer_ave score espnet2's average of the
+    ``average_nbest`` best dev checkpoints as well.
+    """
     import torch
 
     from espnet_bljust.bin import bljust_train
@@ -493,9 +500,39 @@ def train_and_decode(
         result["checkpoint"] = f"{best.name} -> {os.readlink(best)}"
     hyp_path = exp / f"decode_{test_set}" / "text"
     result.update(decode_ctc(exp, model_file, Path(data) / test_set, hyp_path, beam_size))
-    scores = score(read_text(Path(data) / test_set / "text"), read_text(hyp_path))
+    ref = read_text(Path(data) / test_set / "text")
+    scores = score(ref, read_text(hyp_path))
     result.update(test_wer=scores["wer"], test_cer=scores["cer"], test_utts=scores["utts"])
+    if average_nbest > 1:
+        averaged = averaged_checkpoint(exp, average_nbest)
+        result["checkpoint_ave"] = averaged.name
+        hyp_path = exp / f"decode_{test_set}_{averaged.stem}" / "text"
+        decode_ctc(exp, averaged, Path(data) / test_set, hyp_path, beam_size)
+        scores = score(ref, read_text(hyp_path))
+        result.update(test_wer_ave=scores["wer"], test_cer_ave=scores["cer"])
     return result
+
+
+def averaged_checkpoint(exp: Path, nbest: int, criterion: str = "valid.cer_ctc") -> Path:
+    """espnet2's average of the ``nbest`` best checkpoints by ``criterion``.
+
+    espnet2's Trainer writes ``<criterion>.ave_<n>best.pth`` at the end of a
+    run for every n in ``--keep_nbest_models`` that is no larger than the
+    number of epochs (fewer epochs: only the largest n it could make).
+    """
+    made = sorted(
+        Path(exp).glob(f"{criterion}.ave_*best.pth"),
+        key=lambda p: int(p.name.rsplit(".ave_", 1)[1][: -len("best.pth")]),
+    )
+    wanted = Path(exp) / f"{criterion}.ave_{nbest}best.pth"
+    if wanted.exists():
+        return wanted
+    if not made:
+        raise FileNotFoundError(
+            f"{exp}: no {criterion}.ave_*best.pth (was it trained with "
+            f"--keep_nbest_models {nbest}?)"
+        )
+    return made[-1]
 
 
 # ------------------------------------------------------------- the table
@@ -519,26 +556,37 @@ def best_dev_cer(epochs: Dict) -> Optional[float]:
 def results_table(runs: List[dict]) -> str:
     """Markdown: one row per (labeled set, strategy), mean ± std over seeds.
 
-    train loop: the epochs' training time (espnet2 reporter, no validation);
-    train wall: the whole bljust_train call (data checks, model build,
-    validation, checkpoints); peak RSS: VmHWM of the run's process after
-    training (the largest over seeds).
+    test WER/CER: the single best dev checkpoint; where the runs were also
+    decoded with the average of the n best dev checkpoints (``--average_nbest``)
+    two more columns give those. train loop: the epochs' training time
+    (espnet2 reporter, no validation); train wall: the whole bljust_train call
+    (data checks, model build, validation, checkpoints); peak RSS: VmHWM of
+    the run's process after training (the largest over seeds).
     """
+    averaged = any(r.get("ok") and "test_wer_ave" in r for r in runs)
+    ave_cols = ("| test WER, n-best average (%) | test CER, n-best average (%) "
+                if averaged else "")  # fmt: skip
     header = (
-        "| labeled utts | strategy | seeds | test WER (%) | test CER (%) | best dev CER (%) "
+        "| labeled utts | strategy | seeds | test WER (%) | test CER (%) "
+        f"{ave_cols}| best dev CER (%) "
         "| ticks | lower updates | upper updates | train loop (s) | train wall (s) "
-        "| peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| peak RSS (MiB) |\n|" + "---|" * (12 + 2 * averaged) + "\n"
     )
     rows = []
     for (labeled, strategy), group in _groups(runs).items():
         ok = [r for r in group if r.get("ok")]
         if not ok:
-            rows.append(f"| {labeled} | {strategy} | 0/{len(group)} (failed) |" + " – |" * 9)
+            rows.append(f"| {labeled} | {strategy} | 0/{len(group)} (failed) |"
+                        + " – |" * (9 + 2 * averaged))  # fmt: skip
             continue
+        ave = (f"| {mean_std([r.get('test_wer_ave') for r in ok])} "
+               f"| {mean_std([r.get('test_cer_ave') for r in ok])} "
+               if averaged else "")  # fmt: skip
         rows.append(
             f"| {labeled} | {strategy} | {len(ok)} "
             f"| {mean_std([r['test_wer'] for r in ok])} "
             f"| {mean_std([r['test_cer'] for r in ok])} "
+            f"{ave}"
             f"| {mean_std([best_dev_cer(r['epochs']) for r in ok])} "
             f"| {_same(r['ticks'] for r in ok)} "
             f"| {_same(r['lower_steps'] for r in ok)} "
@@ -550,26 +598,63 @@ def results_table(runs: List[dict]) -> str:
     return header + "\n".join(rows) + "\n"
 
 
+GOALS = (("pt_ft", 0.85), ("supervised", 0.7))
+SELECTIONS = (("test_wer", "best dev checkpoint"), ("test_wer_ave", "n-best average"))
+
+
+def paired_difference(diffs: Sequence[float]) -> str:
+    """'mean ± std WER points (paired t = .., p = ..)' of per-seed differences.
+
+    p is two-sided, from Student's t with n - 1 degrees of freedom; with
+    fewer than two seeds, or no spread, only the mean is given.
+    """
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2 or statistics.stdev(diffs) == 0:
+        return f"{mean:+.1f} WER points"
+    from scipy import stats as scipy_stats
+
+    std = statistics.stdev(diffs)
+    t = mean / (std / math.sqrt(len(diffs)))
+    p = 2 * scipy_stats.t.sf(abs(t), df=len(diffs) - 1)
+    return f"{mean:+.1f} ± {std:.1f} WER points (paired t = {t:.2f}, p = {p:.3f})"
+
+
 def goal_lines(runs: List[dict]) -> str:
-    """BL-JUST test WER over PT+FT and over supervised, against the issue's goal."""
+    """BL-JUST test WER over PT+FT and over supervised, against the issue's goal.
+
+    One line per (labeled set, checkpoint selection, baseline): the ratio of
+    the mean WERs, then the per-seed paired difference (BL-JUST minus the
+    baseline, on the seeds both finished) with a paired t-test, and on how
+    many of those seeds BL-JUST was better.
+    """
     lines = []
     groups = _groups(runs)
     for labeled in sorted({k[0] for k in groups}):
-        wer = {}
-        for strategy in STRATEGY_ORDER:
-            ok = [r["test_wer"] for r in groups.get((labeled, strategy), []) if r.get("ok")]
-            if ok:
-                wer[strategy] = statistics.fmean(ok)
-        if "bljust" not in wer:
-            continue
-        for base, target in (("pt_ft", 0.85), ("supervised", 0.7)):
-            if base in wer and wer[base] > 0:
-                ratio = wer["bljust"] / wer[base]
-                verdict = "met" if ratio <= target else "not met"
+        for key, selection in SELECTIONS:
+            by_seed = {
+                strategy: {r["seed"]: r[key] for r in groups.get((labeled, strategy), [])
+                           if r.get("ok") and r.get(key) is not None}
+                for strategy in STRATEGY_ORDER
+            }  # fmt: skip
+            bl = by_seed["bljust"]
+            if not bl:
+                continue
+            for base, target in GOALS:
+                if not by_seed[base] or statistics.fmean(by_seed[base].values()) <= 0:
+                    continue
+                ours, theirs = statistics.fmean(bl.values()), statistics.fmean(by_seed[base].values())
+                ratio = ours / theirs
+                seeds = sorted(set(bl) & set(by_seed[base]))
+                diffs = [bl[s] - by_seed[base][s] for s in seeds]
+                paired = ""
+                if diffs:
+                    won = sum(d < 0 for d in diffs)
+                    paired = (f"; per seed BL-JUST - {base} = {paired_difference(diffs)}, "
+                              f"better on {won} of {len(diffs)} seeds")  # fmt: skip
                 lines.append(
-                    f"- {labeled} labeled: BL-JUST WER / {base} WER = "
-                    f"{wer['bljust']:.1f} / {wer[base]:.1f} = {ratio:.2f} "
-                    f"(goal ≤ {target}: {verdict})"
+                    f"- {labeled} labeled, {selection}: BL-JUST WER / {base} WER = "
+                    f"{ours:.1f} / {theirs:.1f} = {ratio:.2f} "
+                    f"(goal ≤ {target}: {'met' if ratio <= target else 'not met'}){paired}"
                 )
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -626,6 +711,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train_args", default="",
                         help="extra bljust_train options for every run (one string)")
     parser.add_argument("--beam_size", type=int, default=1, help="CTC decoding beam")
+    parser.add_argument("--average_nbest", type=int, default=1,
+                        help="also decode test with the average of this many best dev "
+                        "checkpoints (espnet2's valid.cer_ctc.ave_<n>best.pth; trains with "
+                        "--keep_nbest_models n); 1: the single best only")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
@@ -636,7 +725,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def plan_runs(args: argparse.Namespace) -> List[dict]:
-    """One dict per (labeled takes, strategy, seed): its argv and folders."""
+    """One dict per (labeled takes, seed, strategy): its argv and folders."""
     strategies = args.strategies.split()
     unknown = [s for s in strategies if s not in STRATEGY_ORDER]
     if unknown or not strategies:
@@ -653,10 +742,11 @@ def plan_runs(args: argparse.Namespace) -> List[dict]:
                                args.unlabeled_takes, args.dev_takes, args.test_takes,
                                speakers)
                   for takes in (int(t) for t in args.labeled_takes.split()))  # fmt: skip
+    # seed-major: a comparison stopped part-way holds whole seeds
     for data in splits:
         labeled = num_utts(data / "train_labeled")
-        for strategy in strategies:
-            for seed in seeds:
+        for seed in seeds:
+            for strategy in strategies:
                 exp = args.out_dir / f"l{labeled}" / f"{strategy}_seed{seed}"
                 argv = train_argv(
                     data, exp, args.config,
@@ -664,6 +754,8 @@ def plan_runs(args: argparse.Namespace) -> List[dict]:
                     "--num_iters_per_epoch", str(args.num_iters_per_epoch),
                     *strategy_argv(strategy, total, args.exploration_frac,
                                    args.finetune_frac, args.lower_steps_per_upper),
+                    *(["--keep_nbest_models", str(args.average_nbest)]
+                      if args.average_nbest > 1 else []),
                     *shlex.split(args.train_args),
                 )  # fmt: skip
                 runs.append(dict(labeled=labeled, unlabeled=num_utts(data / "train_unlabeled"),
@@ -693,7 +785,7 @@ def execute(runs: List[dict], args: argparse.Namespace) -> List[dict]:
 
                 shutil.rmtree(run["exp"])
             kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
-                          beam_size=args.beam_size)  # fmt: skip
+                          beam_size=args.beam_size, average_nbest=args.average_nbest)  # fmt: skip
             log = Path(run["exp"]).parent / f"{Path(run['exp']).name}.log"
             child = ChildRun("espnet_bljust.bin.compare_strategies:train_and_decode",
                              kwargs, log, args.threads)  # fmt: skip
@@ -762,7 +854,11 @@ def make_plots(runs: List[dict], out: Path, iters_per_epoch: int) -> Dict[str, P
     ok = [r for r in runs if r.get("ok")]
     paths = {}
     if ok:
-        paths["dev_cer"] = plots.plot_dev_cer(ok, out / "dev_cer.png", iters_per_epoch)
+        paths["dev_cer"] = plots.plot_dev_curve(ok, out / "dev_cer.png", iters_per_epoch)
+        if any("wer_ctc" in e.get("valid", {}) for r in ok for e in r["epochs"].values()):
+            paths["dev_wer"] = plots.plot_dev_curve(
+                ok, out / "dev_wer.png", iters_per_epoch, key="wer_ctc"
+            )
     bl = [r for r in ok if r["strategy"] == "bljust"]
     if bl:
         paths["bljust_losses"] = plots.plot_bljust_training(

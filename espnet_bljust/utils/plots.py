@@ -36,10 +36,17 @@ def _curve(epochs: Dict, group: str, key: str, iters_per_epoch: int):
     return [x for x, _ in points], [y for _, y in points]
 
 
-def plot_dev_cer(runs: Sequence[dict], path: Path, iters_per_epoch: int) -> Path:
-    """Dev CER (%) vs training ticks, mean over seeds, one line per strategy;
-    one panel per labeled-set size."""
+DEV_METRICS = {"cer_ctc": "dev CER", "wer_ctc": "dev WER"}
+
+
+def plot_dev_curve(
+    runs: Sequence[dict], path: Path, iters_per_epoch: int, key: str = "cer_ctc"
+) -> Path:
+    """Dev error rate (%) vs training ticks, mean over seeds, one line per
+    strategy; one panel per labeled-set size. ``key``: the validation stat,
+    ``cer_ctc`` or ``wer_ctc`` (CTC greedy)."""
     plt = _pyplot()
+    name = DEV_METRICS[key]
     sizes = sorted({r["labeled"] for r in runs})
     fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.6), squeeze=False)
     for ax, size in zip(axes[0], sizes):
@@ -47,7 +54,7 @@ def plot_dev_cer(runs: Sequence[dict], path: Path, iters_per_epoch: int) -> Path
             group = [r for r in runs if r["labeled"] == size and r["strategy"] == strategy]
             if not group:
                 continue
-            curves = [_curve(r["epochs"], "valid", "cer_ctc", iters_per_epoch) for r in group]
+            curves = [_curve(r["epochs"], "valid", key, iters_per_epoch) for r in group]
             xs = curves[0][0]
             ys = [
                 100.0 * statistics.fmean(c[1][i] for c in curves if len(c[1]) > i)
@@ -58,7 +65,7 @@ def plot_dev_cer(runs: Sequence[dict], path: Path, iters_per_epoch: int) -> Path
         ax.set_xlabel("training ticks (equal budget)")
         # while exploring, the untrained CTC head scores far above 100%: clip there
         ax.set_ylim(0, 100)
-        ax.set_ylabel("dev CER (%, clipped at 100)")
+        ax.set_ylabel(f"{name} (%, clipped at 100)")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

@@ -146,3 +146,21 @@ def test_state_dict_loads_into_plain_espnet_model(model, tmp_path):
         a, _ = model.encode(batch["speech"], batch["speech_lengths"])
         b, _ = plain.encode(batch["speech"], batch["speech_lengths"])
     torch.testing.assert_close(a, b)
+
+
+def test_validation_reports_ctc_greedy_wer(model):
+    """In eval, the supervised forward adds wer_ctc (espnet2 gives CTC-only
+    models cer_ctc alone); it scores the final encoder layer's argmax path."""
+    from espnet_bljust.asr.ctc_error import ctc_greedy_wer
+
+    model, _ = model
+    batch = tiny_batch()
+    model.train()
+    assert "wer_ctc" not in model(**batch)[1]
+    model.eval()
+    with torch.no_grad():
+        _, stats, _ = model(**batch)
+        enc, enc_lens = model.encode(batch["speech"], batch["speech_lengths"])
+        expected = ctc_greedy_wer(model.ctc.argmax(enc), enc_lens, batch["text"], TOKENS)
+    assert float(stats["wer_ctc"]) == pytest.approx(expected)
+    assert 0.0 <= float(stats["wer_ctc"]) and "cer_ctc" in stats

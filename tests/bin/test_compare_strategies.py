@@ -9,7 +9,14 @@ import re
 import pytest
 
 from espnet_bljust.bin import compare_strategies
-from espnet_bljust.bin.compare_strategies import mean_std, results_table, strategy_argv
+from espnet_bljust.bin.compare_strategies import (
+    averaged_checkpoint,
+    goal_lines,
+    mean_std,
+    paired_difference,
+    results_table,
+    strategy_argv,
+)
 
 SMALL_MODEL = ("--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
                "--encoder_conf linear_units=128 --encoder_conf attention_heads=2 "
@@ -65,7 +72,8 @@ def test_harness_end_to_end(fsdd_root, tmp_path):
     results = paths["results"].read_text()
     assert "python -m espnet_bljust.bin.compare_strategies" in results
     assert "espnet_bljust 0." in results and "| test WER (%) |" in results
-    for name in ("dev_cer", "bljust_losses"):
+    assert all("wer_ctc" in e["valid"] for e in runs["bljust"]["epochs"].values())
+    for name in ("dev_cer", "dev_wer", "bljust_losses"):
         png = paths[name]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert "wer_vs_labeled" not in paths  # one labeled size only
@@ -80,6 +88,59 @@ def test_harness_end_to_end(fsdd_root, tmp_path):
         "--train_args", SMALL_MODEL, "--no_plots",
     ])  # fmt: skip
     assert rows[0] in again["table"].read_text()
+
+
+def _scored(strategy, seed, wer, wer_ave=None):
+    run = dict(labeled=120, strategy=strategy, seed=seed, ok=True, test_wer=wer, test_cer=wer / 2,
+               epochs={1: {"valid": {"cer_ctc": 0.1}}}, ticks=10, lower_steps=2,
+               upper_steps=8, train_loop_s=1.0, train_wall_s=2.0, train_peak_rss_mb=500.0)  # fmt: skip
+    if wer_ave is not None:
+        run.update(test_wer_ave=wer_ave, test_cer_ave=wer_ave / 2)
+    return run
+
+
+def test_goal_lines_pair_the_seeds():
+    runs = [_scored("pt_ft", 1, 30.0), _scored("pt_ft", 2, 20.0), _scored("pt_ft", 3, 25.0),
+            _scored("bljust", 1, 20.0), _scored("bljust", 2, 18.0),
+            _scored("supervised", 1, 40.0)]  # fmt: skip
+    lines = goal_lines(runs).splitlines()
+    # ratio of the means over every finished seed; the pairs only where both ran
+    assert lines[0].startswith("- 120 labeled, best dev checkpoint: BL-JUST WER / pt_ft WER = "
+                               "19.0 / 25.0 = 0.76 (goal ≤ 0.85: met)")  # fmt: skip
+    assert "per seed BL-JUST - pt_ft = -6.0 ± 5.7 WER points (paired t = -1.50, p = 0.374)" in lines[0]
+    assert lines[0].endswith("better on 2 of 2 seeds")
+    assert "= 19.0 / 40.0 = 0.47 (goal ≤ 0.7: met); per seed BL-JUST - supervised = -20.0 " \
+        "WER points, better on 1 of 1 seeds" in lines[1]
+    assert len(lines) == 2  # no averaged decodes: no n-best lines
+
+
+def test_paired_difference_without_spread():
+    assert paired_difference([-2.0, -2.0]) == "-2.0 WER points"
+    assert paired_difference([1.0, 3.0]).startswith("+2.0 ± 1.4 WER points (paired t = 2.00, p = 0.295)")
+
+
+def test_table_and_goals_carry_the_nbest_average():
+    runs = [_scored("pt_ft", 1, 30.0, 28.0), _scored("bljust", 1, 20.0, 14.0)]
+    table = results_table(runs)
+    assert "| test WER, n-best average (%) | test CER, n-best average (%) |" in table
+    assert "| 120 | bljust | 1 | 20.0 | 10.0 | 14.0 | 7.0 | 10.0 |" in table
+    header, rule = table.splitlines()[:2]
+    assert header.count("|") == rule.count("|")
+    failed = results_table(runs + [dict(labeled=120, strategy="just", seed=1, ok=False)])
+    assert "| 120 | just | 0/1 (failed) |" + " – |" * 11 in failed
+    lines = goal_lines(runs).splitlines()
+    assert any(line.startswith("- 120 labeled, n-best average: BL-JUST WER / pt_ft WER = "
+                               "14.0 / 28.0 = 0.50") for line in lines)  # fmt: skip
+
+
+def test_averaged_checkpoint_prefers_the_asked_n(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--keep_nbest_models 5"):
+        averaged_checkpoint(tmp_path, 5)
+    for n in (1, 2, 10):
+        (tmp_path / f"valid.cer_ctc.ave_{n}best.pth").write_bytes(b"")
+    assert averaged_checkpoint(tmp_path, 2).name == "valid.cer_ctc.ave_2best.pth"
+    # fewer epochs than asked: espnet2 made only smaller averages; take the largest
+    assert averaged_checkpoint(tmp_path, 5).name == "valid.cer_ctc.ave_10best.pth"
 
 
 def test_prepared_split_dir_needs_every_set(tmp_path):
@@ -102,11 +163,16 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
             for uid, path in (line.split() for line in scp.read_text().splitlines())))  # fmt: skip
     paths = compare_strategies.main([
         "--data_dir", str(src), "--out_dir", str(tmp_path / "cmp"),
-        "--strategies", "pt_ft", "--seeds", "1", "--max_epoch", "1",
+        "--strategies", "pt_ft", "--seeds", "1", "--max_epoch", "2",
         "--num_iters_per_epoch", "3", "--train_args", SMALL_MODEL, "--timeout", "150",
-        "--no_plots",
+        "--no_plots", "--average_nbest", "2",
     ])  # fmt: skip
     (run,) = json.loads(paths["json"].read_text())
-    assert run["ok"] and run["labeled"] == 10 and run["unlabeled"] == 10 and run["ticks"] == 3
+    assert run["ok"] and run["labeled"] == 10 and run["unlabeled"] == 10 and run["ticks"] == 6
     assert run["test_utts"] == 10
+    # the average of the 2 best dev checkpoints was decoded too
+    assert run["checkpoint_ave"] == "valid.cer_ctc.ave_2best.pth"
+    assert "--keep_nbest_models" in run["argv"] and run["test_wer_ave"] >= 0
+    hyps = (tmp_path / "cmp" / "l10" / "pt_ft_seed1" / "decode_test_valid.cer_ctc.ave_2best" / "text")
+    assert len(hyps.read_text().splitlines()) == 10
     assert f"Strategy comparison on {src}" in paths["results"].read_text()

@@ -11,7 +11,7 @@ def _run(strategy, labeled, seed, wer, ok=True):
     epochs = {
         e: {"train": {"loss_sup": 10.0 / e, "loss_unsup_lower": 3.0 - 0.1 * e,
                       "loss_unsup_upper": 3.1 - 0.1 * e, "gamma": 0.1 * e},
-            "valid": {"cer_ctc": 1.0 / (e + 1)}}
+            "valid": {"cer_ctc": 1.0 / (e + 1), "wer_ctc": 1.5 / (e + 1)}}
         for e in (1, 2, 3)
     }  # fmt: skip
     return dict(strategy=strategy, labeled=labeled, seed=seed, test_wer=wer, ok=ok,
@@ -38,7 +38,8 @@ def test_wer_by_labeled_means_and_stds_over_seeds():
 def test_every_plot_writes_a_png(tmp_path):
     ok = [r for r in RUNS if r["ok"]]
     paths = [
-        plots.plot_dev_cer(ok, tmp_path / "dev_cer.png", iters_per_epoch=25),
+        plots.plot_dev_curve(ok, tmp_path / "dev_cer.png", iters_per_epoch=25),
+        plots.plot_dev_curve(ok, tmp_path / "dev_wer.png", iters_per_epoch=25, key="wer_ctc"),
         plots.plot_bljust_training(ok[3], tmp_path / "losses.png", iters_per_epoch=25),
         plots.plot_wer_vs_labeled(ok, tmp_path / "wer_vs_labeled.png"),
     ]
