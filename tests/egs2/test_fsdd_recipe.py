@@ -21,7 +21,7 @@ TINY_TRAIN = (
     "--encoder_conf linear_units=128 --use_tensorboard false"
 )
 SPLIT = "--labeled_takes 1 --unlabeled_takes 1 --dev_takes 1 --test_takes 1 --speakers george,theo"
-MODEL = "valid.cer_ctc.best"
+MODEL = "valid.cer_ctc.ave"  # run.sh: the average of the n best dev checkpoints
 DECODE = "decode"  # conf/decode.yaml
 
 def run_recipe(recipe, env, *args):

@@ -14,6 +14,7 @@ cd "$(dirname "$0")"
     --token_type char \
     --train_config conf/train.yaml \
     --inference_config conf/decode.yaml \
+    --inference_model valid.cer_ctc.ave.pth \
     --labeled_set train_labeled \
     --unlabeled_set train_unlabeled \
     --valid_set dev \
