@@ -140,7 +140,8 @@ class BLJUSTModel(ESPnetASRModel):
                 speech, speech_lengths, text, text_lengths, **kwargs
             )
             if self._wer_ctc is not None:
-                stats["wer_ctc"] = torch.tensor(self._wer_ctc, device=loss.device)
+                # the shape espnet2 gives every stat (its distributed averaging needs it)
+                stats["wer_ctc"] = force_gatherable(torch.tensor(self._wer_ctc), loss.device)
                 self._wer_ctc = None
             return loss, stats, weight
         if level == "unsupervised":

@@ -159,8 +159,10 @@ def test_validation_reports_ctc_greedy_wer(model):
     assert "wer_ctc" not in model(**batch)[1]
     model.eval()
     with torch.no_grad():
-        _, stats, _ = model(**batch)
+        _, stats, weight = model(**batch)
         enc, enc_lens = model.encode(batch["speech"], batch["speech_lengths"])
         expected = ctc_greedy_wer(model.ctc.argmax(enc), enc_lens, batch["text"], TOKENS)
     assert float(stats["wer_ctc"]) == pytest.approx(expected)
     assert 0.0 <= float(stats["wer_ctc"]) and "cer_ctc" in stats
+    # espnet2's distributed stat averaging needs every stat in the same (gatherable) shape
+    assert stats["wer_ctc"].shape == stats["loss_ctc"].shape == weight.shape
