@@ -17,11 +17,11 @@ import os
 import time
 from pathlib import Path
 
+from common import DEFAULT_FSDD
+
 from espnet_bljust.utils.data_checks import validate_data_dir
 
 TARGET_RTF = 0.01
-DEFAULT_FSDD = Path(os.environ.get("BLJUST_SHARED_DATA", Path(__file__).resolve().parents[2].parent
-                                   / "shared" / "data")) / "fsdd"  # fmt: skip
 
 
 def main():

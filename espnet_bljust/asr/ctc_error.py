@@ -13,6 +13,11 @@ import editdistance
 import torch
 
 
+def _words(text: str, space: str) -> List[str]:
+    """Words of a token string: char ``space`` tokens or ``▁`` subword starts split them."""
+    return text.replace(space, " ").replace("▁", " ").split()
+
+
 def ctc_greedy_words(
     log_probs_argmax: torch.Tensor,
     lengths: torch.Tensor,
@@ -35,8 +40,7 @@ def ctc_greedy_words(
     words = []
     for path, length in zip(log_probs_argmax.cpu(), lengths.cpu()):
         ids = torch.unique_consecutive(path[: int(length)]).tolist()
-        text = "".join(token_list[i] for i in ids if i != blank_id)
-        words.append(text.replace(space, " ").replace("▁", " ").split())
+        words.append(_words("".join(token_list[i] for i in ids if i != blank_id), space))
     return words
 
 
@@ -45,10 +49,9 @@ def reference_words(
 ) -> List[List[str]]:
     """Words of each padded reference (B, U); ``ignore_id`` marks padding."""
     return [
-        "".join(token_list[i] for i in ys.tolist() if i != ignore_id)
-        .replace(space, " ").replace("▁", " ").split()
+        _words("".join(token_list[i] for i in ys.tolist() if i != ignore_id), space)
         for ys in ys_pad.cpu()
-    ]  # fmt: skip
+    ]
 
 
 def word_error_rate(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]]) -> float:
