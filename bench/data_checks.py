@@ -5,8 +5,8 @@ Every clip is decoded to its end (so truncated files are found), which makes
 the check a pass over all the audio. Printed, measured in this one run:
 seconds per clip, and the check's real-time factor (check seconds / audio
 seconds; target <= 0.01, i.e. at least 100x faster than real time, so that
-checking 1000 h before training takes under 10 h of one core). ``--nj``
-decodes in parallel threads.
+checking 1000 h before training takes under 10 h of one core). ``--threads``
+decodes that many clips at once (validate_data_dir's ``nj``).
 
 Example:
     python bench/data_checks.py --fsdd ../shared/data/fsdd --split train
@@ -32,8 +32,8 @@ def main():
     parser.add_argument("--fsdd", type=Path, default=DEFAULT_FSDD, help="FSDD root")
     parser.add_argument("--split", default="train", help="data dir under --fsdd")
     parser.add_argument("--fs", type=int, default=8000, help="the clips' sampling rate")
-    parser.add_argument("--nj", type=int, default=1, help="decoding threads")
-    parser.add_argument("--threads", type=int, default=1, help="(unused; every bench has it)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="clips decoded at once (validate_data_dir's nj)")
     args = parser.parse_args()
 
     data = args.fsdd / args.split
@@ -43,7 +43,7 @@ def main():
     os.chdir(args.fsdd)  # FSDD's wav.scp paths are relative to its root
     try:
         start = time.perf_counter()
-        report = validate_data_dir(args.split, fs=args.fs, nj=args.nj)
+        report = validate_data_dir(args.split, fs=args.fs, nj=args.threads)
         took = time.perf_counter() - start
     finally:
         os.chdir(cwd)

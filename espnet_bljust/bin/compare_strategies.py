@@ -518,21 +518,20 @@ def averaged_checkpoint(exp: Path, nbest: int, criterion: str = "valid.cer_ctc")
 
     espnet2's Trainer writes ``<criterion>.ave_<n>best.pth`` at the end of a
     run for every n in ``--keep_nbest_models`` that is no larger than the
-    number of epochs (fewer epochs: only the largest n it could make).
+    number of epochs, and links ``<criterion>.ave.pth`` to the largest it
+    made (fewer epochs than n: ``ave_1best``); that one stands in when
+    ``ave_<nbest>best`` was not made.
     """
-    made = sorted(
-        Path(exp).glob(f"{criterion}.ave_*best.pth"),
-        key=lambda p: int(p.name.rsplit(".ave_", 1)[1][: -len("best.pth")]),
-    )
     wanted = Path(exp) / f"{criterion}.ave_{nbest}best.pth"
     if wanted.exists():
         return wanted
-    if not made:
+    largest = Path(exp) / f"{criterion}.ave.pth"
+    if not largest.is_symlink():
         raise FileNotFoundError(
             f"{exp}: no {criterion}.ave_*best.pth (was it trained with "
             f"--keep_nbest_models {nbest}?)"
         )
-    return made[-1]
+    return Path(exp) / os.readlink(largest)
 
 
 # ------------------------------------------------------------- the table
@@ -639,10 +638,11 @@ def goal_lines(runs: List[dict]) -> str:
             bl = by_seed["bljust"]
             if not bl:
                 continue
+            ours = statistics.fmean(bl.values())
             for base, target in GOALS:
-                if not by_seed[base] or statistics.fmean(by_seed[base].values()) <= 0:
+                theirs = statistics.fmean(by_seed[base].values()) if by_seed[base] else 0.0
+                if theirs <= 0:
                     continue
-                ours, theirs = statistics.fmean(bl.values()), statistics.fmean(by_seed[base].values())
                 ratio = ours / theirs
                 seeds = sorted(set(bl) & set(by_seed[base]))
                 diffs = [bl[s] - by_seed[base][s] for s in seeds]
