@@ -7,7 +7,7 @@ ones (``--print_config`` shows all of them with their defaults).
 
 import sys
 
-from espnet_bljust.tasks.bljust import BLJUSTTask
+from espnet_bljust.tasks.bljust import BLJUSTTask, UnsupLossConfError
 from espnet_bljust.train.resume_check import ResumeMismatchError
 from espnet_bljust.utils.data_checks import DataCheckError
 
@@ -27,7 +27,7 @@ def main(cmd=None):
     """
     try:
         BLJUSTTask.main(cmd=cmd)
-    except (DataCheckError, ResumeMismatchError) as e:
+    except (DataCheckError, ResumeMismatchError, UnsupLossConfError) as e:
         print(f"bljust_train: error: {e}", file=sys.stderr)
         sys.exit(1)
 

@@ -2,6 +2,7 @@
 
 import argparse
 import copy
+import inspect
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -64,6 +65,38 @@ def needs_unlabeled_stream(args: argparse.Namespace) -> bool:
     if args.strategy == "just":
         return args.upper_unsup_source == "unlabeled" or args.exploration_len > 0
     return False
+
+
+class UnsupLossConfError(ValueError):
+    """unsup_loss_conf does not fit the chosen unsup_loss."""
+
+
+# Arguments of every unsupervised loss that the task derives from the model.
+UNSUP_DERIVED_ARGS = ("encoder_output_size", "feature_size", "stride")
+
+
+def check_unsup_loss_conf(args: argparse.Namespace) -> None:
+    """Fail early when ``unsup_loss_conf`` holds options that ``unsup_loss`` lacks.
+
+    Typical cause: a config written for one loss (``negatives_from`` of the
+    contrastive loss) run with ``--unsup_loss kmeans``; espnet2 merges a
+    command-line ``--unsup_loss_conf`` into the config's dict instead of
+    replacing it, so the stale key survives.
+    """
+    loss_class = unsup_loss_choices.get_class(args.unsup_loss)
+    params = inspect.signature(loss_class.__init__).parameters
+    accepted = [n for n in params if n != "self" and n not in UNSUP_DERIVED_ARGS]
+    unknown = sorted(set(args.unsup_loss_conf) - set(accepted))
+    if unknown:
+        config = getattr(args, "config", None)
+        where = f" (config {config})" if config else ""
+        raise UnsupLossConfError(
+            f"unsup_loss_conf{where} sets {unknown}, which --unsup_loss "
+            f"{args.unsup_loss} ({loss_class.__name__}) does not take; it takes "
+            f"{accepted}. A command-line --unsup_loss_conf is merged into the "
+            f"config's dict, not put in its place: use a config written for "
+            f"{args.unsup_loss} (e.g. egs2/fsdd/bljust1/conf/tuning/)."
+        )
 
 
 @torch.no_grad()
@@ -287,6 +320,7 @@ class BLJUSTTask(ASRTask):
                 f"BL-JUST builds on ESPnetASRModel (--model espnet), got "
                 f"--model {args.model}"
             )
+        check_unsup_loss_conf(args)
         base = super().build_model(args)
         feature_size = (
             base.frontend.output_size() if base.frontend is not None else args.input_size
@@ -431,6 +465,7 @@ class BLJUSTTask(ASRTask):
         if not args.collect_stats:
             # Before the model is built and anything is written.
             check_resume_options(args)
+            check_unsup_loss_conf(args)
             cls.check_training_data(args)
         super().main_worker(args)
         if args.collect_stats and args.unlabeled_data_path_and_name_and_type:

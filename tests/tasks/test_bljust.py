@@ -1,0 +1,63 @@
+"""BLJUSTTask option checks: unsup_loss_conf must fit the chosen unsup_loss."""
+
+import pytest
+
+from conftest import REPO, train_args
+from espnet_bljust.bin import bljust_train
+from espnet_bljust.tasks.bljust import BLJUSTTask, check_unsup_loss_conf
+from espnet_bljust.unsup import unsup_loss_choices
+
+FSDD_CONF = REPO / "egs2" / "fsdd" / "bljust1" / "conf"
+FSDD_TRAIN_CONFIGS = [FSDD_CONF / "train.yaml", *sorted((FSDD_CONF / "tuning").glob("*.yaml"))]
+TOKENS = ["<blank>", "<unk>", "<space>", "E", "I", "N", "O", "R", "T", "W", "Z", "<sos/eos>"]
+
+
+def parse(tmp_path, *cmd):
+    token_list = tmp_path / "tokens.txt"
+    token_list.write_text("".join(t + "\n" for t in TOKENS))
+    return BLJUSTTask.get_parser().parse_args(
+        ["--token_list", str(token_list), "--token_type", "char", *cmd]
+    )
+
+
+@pytest.mark.parametrize("config", FSDD_TRAIN_CONFIGS, ids=lambda p: p.name)
+def test_fsdd_configs_build_their_unsup_loss(config, tmp_path):
+    """The recipe config and its loss-family ablations build as written."""
+    args = parse(tmp_path, "--config", str(config))
+    check_unsup_loss_conf(args)
+    model = BLJUSTTask.build_model(args)
+    assert isinstance(model.unsup_loss, unsup_loss_choices.get_class(args.unsup_loss))
+
+
+def test_the_tuning_configs_cover_every_other_loss_family(tmp_path):
+    families = {parse(tmp_path, "--config", str(c)).unsup_loss for c in FSDD_TRAIN_CONFIGS}
+    assert families == set(unsup_loss_choices.classes)
+
+
+def test_a_stale_key_of_another_loss_is_named(tmp_path):
+    """The FSDD config's contrastive options do not silently reach k-means."""
+    args = parse(tmp_path, "--config", str(FSDD_CONF / "train.yaml"), "--unsup_loss", "kmeans")
+    with pytest.raises(ValueError) as err:
+        check_unsup_loss_conf(args)
+    message = str(err.value)
+    assert "['negatives_from']" in message and "MaskedKMeansLoss" in message
+    assert str(FSDD_CONF / "train.yaml") in message and "num_clusters" in message
+    with pytest.raises(ValueError, match="negatives_from"):
+        BLJUSTTask.build_model(args)
+
+
+def test_derived_arguments_cannot_be_set(tmp_path):
+    args = parse(tmp_path, "--unsup_loss_conf", "stride=4")
+    with pytest.raises(ValueError, match=r"sets \['stride'\]"):
+        check_unsup_loss_conf(args)
+
+
+def test_training_refuses_it_before_writing_anything(fsdd_small, tmp_path, capsys):
+    out = tmp_path / "exp"
+    cmd = train_args(fsdd_small, out, "--unsup_loss", "best_rq")
+    cmd += ["--unsup_loss_conf", "negatives_from=batch"]
+    with pytest.raises(SystemExit) as exc:
+        bljust_train.main(cmd)
+    assert exc.value.code == 1
+    assert "['negatives_from']" in capsys.readouterr().err
+    assert not (out / "config.yaml").exists()
