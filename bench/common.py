@@ -282,7 +282,8 @@ def train_and_read(argv: List[str], exp: str, entry: str = "bljust") -> dict:
     wall = time.perf_counter() - start
     states = torch.load(Path(exp) / "checkpoint.pth", map_location="cpu", weights_only=False)
     return dict(epochs=epoch_stats(states), train_wall_s=wall, train_peak_rss_mb=peak_rss_mb(),
-                train_peak_anon_mb=anon.peak_mb)
+                train_peak_anon_mb=anon.peak_mb,
+                malloc_mmap_threshold=os.environ.get("MALLOC_MMAP_THRESHOLD_"))
 
 
 def run_training(argv: List[str], exp: Path, threads: int, entry: str = "bljust",

@@ -18,15 +18,39 @@ Runs alternate between the strategies (``--repeats``); medians over them.
 Ratio = median peak RSS (bljust) / median peak RSS (supervised), target
 <= 1.10; the anonymous-memory ratio is printed next to it.
 
+``--malloc_mmap_threshold N`` runs everything with glibc's mmap and trim
+thresholds pinned at N bytes, so that a freed tensor's memory goes back to
+the system at once instead of staying in the heap. Peak RSS then counts the
+tensors alive at once, not what glibc keeps after batches of many different
+shapes (an unlabeled stream with more distinct batch shapes than the labeled
+one grows the heap further, without holding more tensors).
+
 Example:
     python bench/memory.py --ticks 20 --repeats 3
+    python bench/memory.py --same_audio 0 --strategies 'supervised pt_ft' --ticks 60
+    python bench/memory.py --same_audio 0 --strategies 'supervised pt_ft' --ticks 60 --malloc_mmap_threshold 131072
 """
 
+import os
 import statistics
+import sys
 
 import common
 
 TARGET = 1.10
+
+
+MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+
+
+def pin_malloc_thresholds(threshold: int) -> None:
+    """Restart this script with glibc's thresholds set (glibc reads them at
+    process start; the training processes are forked from this one)."""
+    if threshold <= 0 or all(os.environ.get(v) == str(threshold) for v in MALLOC_VARS):
+        return
+    env = dict(os.environ, **{v: str(threshold) for v in MALLOC_VARS})
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 def main():
@@ -38,7 +62,11 @@ def main():
                         help="runs per strategy (interleaved); medians over them")
     parser.add_argument("--same_audio", type=int, default=1,
                         help="1: the unlabeled stream reads the labeled audio (same batches)")
+    parser.add_argument("--malloc_mmap_threshold", type=int, default=0,
+                        help="bytes; > 0: glibc's MALLOC_MMAP_THRESHOLD_ and "
+                        "MALLOC_TRIM_THRESHOLD_ for every run (0: glibc's defaults)")
     args = parser.parse_args()  # fmt: skip
+    pin_malloc_thresholds(args.malloc_mmap_threshold)
 
     data = common.prepare(args)
     strategies = args.strategies.split()
@@ -85,6 +113,11 @@ def main():
         table,
         [f"{args.ticks} ticks, batch {args.batch_size}, torch threads {args.threads}, "
          f"{args.repeats} run(s) per strategy, same audio in both streams: {bool(args.same_audio)}",
+         "glibc malloc: " + (f"mmap and trim thresholds {args.malloc_mmap_threshold} B"
+                             if args.malloc_mmap_threshold > 0 else "default thresholds")
+         + " (MALLOC_MMAP_THRESHOLD_ in the training processes: "
+         + ", ".join(sorted({str(r["malloc_mmap_threshold"])
+                             for rs in results.values() for r in rs})) + ")",
          f"model: {args.config.name} {args.model_args}".strip()],
     )  # fmt: skip
     last = strategies[-1]

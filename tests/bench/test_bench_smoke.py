@@ -46,3 +46,22 @@ def test_step_cost_prints_a_ratio_table(fsdd_root, tmp_path):
     ratio = float(re.search(r"^RATIO ([\d.]+)$", out.stdout, re.M).group(1))
     assert ratio == pytest.approx(float(row.group(2)), abs=1e-3)
     assert "command: `python bench/step_cost.py" in out.stdout
+
+
+def test_memory_with_pinned_malloc_thresholds(fsdd_root, tmp_path):
+    """The script restarts itself with glibc's thresholds set; the training
+    child reports them in its own environment."""
+    out = run_script(
+        "memory", "--fsdd", str(fsdd_root), "--work_dir", str(tmp_path),
+        "--ticks", "2", "--repeats", "1", "--same_audio", "0",
+        "--strategies", "supervised pt_ft", "--malloc_mmap_threshold", "131072",
+        "--batch_size", "8", *SMALL, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert ("- glibc malloc: mmap and trim thresholds 131072 B "
+            "(MALLOC_MMAP_THRESHOLD_ in the training processes: 131072)") in out.stdout
+    rows = re.findall(r"^\| (supervised|pt_ft) \| \d+ \| (\d+) \[", out.stdout, re.M)
+    assert [name for name, _ in rows] == ["supervised", "pt_ft"]
+    assert all(int(peak) > 0 for _, peak in rows)
+    ratio = float(re.search(r"^RATIO ([\d.]+)$", out.stdout, re.M).group(1))
+    assert 0.5 < ratio < 2.0
