@@ -85,6 +85,8 @@ def check_unsup_loss_conf(args: argparse.Namespace) -> None:
     """
     loss_class = unsup_loss_choices.get_class(args.unsup_loss)
     params = inspect.signature(loss_class.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # takes any option: its own __init__ has to judge them
     accepted = [n for n in params if n != "self" and n not in UNSUP_DERIVED_ARGS]
     unknown = sorted(set(args.unsup_loss_conf) - set(accepted))
     if unknown:

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import REPO, train_args
 from espnet_bljust.bin import bljust_train
-from espnet_bljust.tasks.bljust import BLJUSTTask, check_unsup_loss_conf
+from espnet_bljust.tasks.bljust import BLJUSTTask, UnsupLossConfError, check_unsup_loss_conf
 from espnet_bljust.unsup import unsup_loss_choices
 
 FSDD_CONF = REPO / "egs2" / "fsdd" / "bljust1" / "conf"
@@ -61,3 +61,18 @@ def test_training_refuses_it_before_writing_anything(fsdd_small, tmp_path, capsy
     assert exc.value.code == 1
     assert "['negatives_from']" in capsys.readouterr().err
     assert not (out / "config.yaml").exists()
+
+
+def test_a_loss_that_takes_any_option_judges_them_itself(tmp_path, monkeypatch):
+    """A user-registered loss with ``**kwargs`` is not second-guessed."""
+
+    class AnyOptionLoss(unsup_loss_choices.get_class("contrastive")):
+        def __init__(self, encoder_output_size, feature_size, stride, **options):
+            super().__init__(encoder_output_size, feature_size, stride)
+
+    monkeypatch.setitem(unsup_loss_choices.classes, "any_option", AnyOptionLoss)
+    args = parse(tmp_path, "--unsup_loss", "contrastive", "--unsup_loss_conf", "whatever=1")
+    with pytest.raises(UnsupLossConfError, match="whatever"):
+        check_unsup_loss_conf(args)
+    args.unsup_loss = "any_option"
+    check_unsup_loss_conf(args)  # no error: the option is the loss's business
