@@ -1,6 +1,7 @@
 """BLJUSTTask option checks: unsup_loss_conf must fit the chosen unsup_loss."""
 
 import pytest
+import yaml
 
 from conftest import REPO, train_args
 from espnet_bljust.bin import bljust_train
@@ -76,3 +77,14 @@ def test_a_loss_that_takes_any_option_judges_them_itself(tmp_path, monkeypatch):
         check_unsup_loss_conf(args)
     args.unsup_loss = "any_option"
     check_unsup_loss_conf(args)  # no error: the option is the loss's business
+
+
+@pytest.mark.parametrize("config", FSDD_TRAIN_CONFIGS[1:], ids=lambda p: p.name)
+def test_tuning_configs_change_only_the_loss_family(config):
+    """Their header says "everything else as train.yaml": hold them to it."""
+    recipe = yaml.safe_load((FSDD_CONF / "train.yaml").read_text())
+    ablation = yaml.safe_load(config.read_text())
+    changed = {k for k in recipe.keys() | ablation.keys() if recipe.get(k) != ablation.get(k)}
+    assert changed == {"unsup_loss", "unsup_loss_conf"}
+    masking = {k: recipe["unsup_loss_conf"][k] for k in ("mask_prob", "mask_length")}
+    assert ablation["unsup_loss_conf"] == masking
