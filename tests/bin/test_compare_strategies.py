@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from espnet_bljust.bin import compare_strategies
+from espnet_bljust.bin import compare_strategies, merge_comparisons
 from espnet_bljust.bin.compare_strategies import (
     averaged_checkpoint,
     goal_lines,
@@ -77,6 +77,10 @@ def test_harness_end_to_end(fsdd_root, tmp_path):
         png = paths[name]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert "wer_vs_labeled" not in paths  # one labeled size only
+
+    # a real part merges into the same table
+    merged = merge_comparisons.main([str(out), "--out_dir", str(tmp_path / "merged"), "--no_plots"])
+    assert all(row in merged["table"].read_text() for row in rows)
 
     # a second call reuses the finished runs
     again = compare_strategies.main([
