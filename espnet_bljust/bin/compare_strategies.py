@@ -819,18 +819,29 @@ def _finish(run: dict, result: dict) -> None:
     (Path(run["exp"]) / "run.json").write_text(json.dumps(run, indent=1))
 
 
-def write_outputs(runs: List[dict], args: argparse.Namespace, command: str) -> Dict[str, Path]:
-    """results.md, RESULTS.md, results.json and the plots; returns their paths."""
-    from espnet_bljust.version import __version__
-
-    out = args.out_dir
+def write_report(runs: List[dict], out: Path, title: str, preamble: str,
+                 iters_per_epoch: int, plots: bool = True) -> Dict[str, Path]:  # fmt: skip
+    """results.md (table and goal lines), results.json, RESULTS.md and (unless
+    ``plots`` is false) the PNGs in ``out``; RESULTS.md is ``title``, then
+    ``preamble`` (markdown: how the runs were made), then the table, goals and
+    images. Returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
     table = results_table(runs)
     goals = goal_lines(runs)
     paths = dict(table=out / "results.md", results=out / "RESULTS.md", json=out / "results.json")
     paths["table"].write_text(table + ("\n" + goals if goals else ""))
     paths["json"].write_text(json.dumps(runs, indent=1))
-    plots = {} if args.no_plots else make_plots(runs, out, args.num_iters_per_epoch)
-    paths.update(plots)
+    images = make_plots(runs, out, iters_per_epoch) if plots else {}
+    paths.update(images)
+    pictures = "".join(f"![{name}]({p.name})\n" for name, p in images.items())
+    paths["results"].write_text(f"### {title}\n\n{preamble}\n\n{table}\n{goals}\n{pictures}")
+    return paths
+
+
+def write_outputs(runs: List[dict], args: argparse.Namespace, command: str) -> Dict[str, Path]:
+    """The report of one harness call (see :func:`write_report`)."""
+    from espnet_bljust.version import __version__
+
     total = args.max_epoch * args.num_iters_per_epoch
     first = next((r for r in runs if r.get("ok")), runs[0])
     budget = (
@@ -839,13 +850,10 @@ def write_outputs(runs: List[dict], args: argparse.Namespace, command: str) -> D
         f"{first['unlabeled']} unlabeled utts; dev picks the checkpoint "
         f"(valid.cer_ctc.best.pth); test decoded with Speech2Text, CTC beam {args.beam_size}"
     )
-    images = "".join(f"![{name}]({p.name})\n" for name, p in plots.items())
-    paths["results"].write_text(
-        f"### Strategy comparison on {'FSDD' if args.data_dir is None else args.data_dir} "
-        f"(espnet_bljust {__version__}, "
-        f"{_versions()})\n\n```sh\n{command}\n```\n\n{budget}.\n\n{table}\n{goals}\n{images}"
-    )
-    return paths
+    title = (f"Strategy comparison on {'FSDD' if args.data_dir is None else args.data_dir} "
+             f"(espnet_bljust {__version__}, {_versions()})")  # fmt: skip
+    return write_report(runs, args.out_dir, title, f"```sh\n{command}\n```\n\n{budget}.",
+                        args.num_iters_per_epoch, not args.no_plots)  # fmt: skip
 
 
 def make_plots(runs: List[dict], out: Path, iters_per_epoch: int) -> Dict[str, Path]:

@@ -125,23 +125,14 @@ def settings_listing(runs: Sequence[dict]) -> str:
 
 def write_merged(runs: List[dict], out: Path, command: str, sources: Sequence[Path],
                  plots: bool = True) -> Dict[str, Path]:  # fmt: skip
-    """results.md, results.json, RESULTS.md and (unless ``plots`` is false) the PNGs."""
-    out.mkdir(parents=True, exist_ok=True)
-    table = compare_strategies.results_table(runs)
-    goals = compare_strategies.goal_lines(runs)
-    paths = dict(table=out / "results.md", json=out / "results.json", results=out / "RESULTS.md")
-    paths["table"].write_text(table + ("\n" + goals if goals else ""))
-    paths["json"].write_text(json.dumps(runs, indent=1))
-    images = compare_strategies.make_plots(runs, out, iters_per_epoch(runs)) if plots else {}
-    paths.update(images)
+    """The harness's report files (results.md, results.json, RESULTS.md, PNGs) for
+    the merged runs; RESULTS.md names this command, the parts and each strategy's options."""
     listing = "".join(f"- `{s}`\n" for s in sources)
-    pictures = "".join(f"![{name}]({p.name})\n" for name, p in images.items())
-    paths["results"].write_text(
-        f"### Merged strategy comparison\n\n```sh\n{command}\n```\n\nFrom:\n{listing}\n"
-        f"Training options per strategy (folders and seed aside):\n\n```\n"
-        f"{settings_listing(runs)}```\n\n{table}\n{goals}\n{pictures}"
-    )
-    return paths
+    preamble = (f"```sh\n{command}\n```\n\nFrom:\n{listing}\n"
+                f"Training options per strategy (folders and seed aside):\n\n"
+                f"```\n{settings_listing(runs)}```")  # fmt: skip
+    return compare_strategies.write_report(runs, out, "Merged strategy comparison", preamble,
+                                           iters_per_epoch(runs), plots)  # fmt: skip
 
 
 def get_parser() -> argparse.ArgumentParser:
