@@ -1,8 +1,9 @@
 """Crash-safe checkpoints for espnet2's Trainer.
 
-espnet2's ``Trainer.run`` writes ``checkpoint.pth`` and ``<N>epoch.pth`` with
-plain ``torch.save``: a job killed during the write leaves a truncated file
-and ``--resume true`` then fails on it. Without copying ``Trainer.run``, these
+espnet2's ``Trainer.run`` writes ``checkpoint.pth`` and ``<N>epoch.pth``, and
+its ``average_nbest_models`` the ``*.ave_<n>best.pth`` models, with plain
+``torch.save``: a job killed during the write leaves a truncated file and
+``--resume true`` (or decoding the averaged model) then fails on it. Without copying ``Trainer.run``, these
 helpers make those writes atomic (temporary file in the same directory,
 fsync, rename), keep hard links to the last N full checkpoints, and let a
 resume fall back to an older one when the newest cannot be read.
@@ -109,15 +110,20 @@ class _AtomicTorch(types.ModuleType):
 
 @contextmanager
 def atomic_trainer_saves(keep_last: int):
-    """While active, espnet2's Trainer writes its files atomically."""
+    """While active, espnet2's Trainer and its n-best averaging write their
+    files atomically."""
+    import espnet2.main_funcs.average_nbest_models as averaging_module
     import espnet2.train.trainer as trainer_module
 
-    original = trainer_module.torch
-    trainer_module.torch = _AtomicTorch(keep_last)
+    modules = (trainer_module, averaging_module)
+    originals = [m.torch for m in modules]
+    for module in modules:
+        module.torch = _AtomicTorch(keep_last)
     try:
         yield
     finally:
-        trainer_module.torch = original
+        for module, original in zip(modules, originals):
+            module.torch = original
 
 
 def resume_candidates(checkpoint: Path) -> List[Path]:

@@ -69,3 +69,27 @@ def test_trainer_module_saves_through_the_atomic_proxy(tmp_path):
         trainer_module.torch.save(state, tmp_path / "checkpoint.pth")
     assert trainer_module.torch is torch
     assert [p.name for p in history(tmp_path)] == ["checkpoint.3epoch.pth"]
+
+
+def test_nbest_averaging_writes_through_the_atomic_proxy(tmp_path):
+    """espnet2's own average_nbest_models, run inside the context, writes the
+    true average of the two best epochs, through the atomic proxy."""
+    import espnet2.main_funcs.average_nbest_models as averaging_module
+    from espnet2.train.reporter import Reporter
+
+    reporter = Reporter()
+    for epoch, acc in ((1, 0.2), (2, 0.9), (3, 0.7)):
+        reporter.set_epoch(epoch)
+        with reporter.observe("valid") as sub:
+            sub.register({"acc": acc})
+        torch.save({"w": torch.full((2,), float(epoch))}, tmp_path / f"{epoch}epoch.pth")
+    with atomic_trainer_saves(keep_last=1):
+        assert isinstance(averaging_module.torch, _AtomicTorch)
+        averaging_module.average_nbest_models(
+            output_dir=tmp_path, reporter=reporter,
+            best_model_criterion=[("valid", "acc", "max")], nbest=[2],
+        )
+    assert averaging_module.torch is torch
+    averaged = torch.load(tmp_path / "valid.acc.ave_2best.pth")
+    assert torch.allclose(averaged["w"], torch.full((2,), 2.5))
+    assert not list(tmp_path.glob(".*.tmp.*"))
