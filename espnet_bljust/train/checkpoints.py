@@ -3,10 +3,11 @@
 espnet2's ``Trainer.run`` writes ``checkpoint.pth`` and ``<N>epoch.pth``, and
 its ``average_nbest_models`` the ``*.ave_<n>best.pth`` models, with plain
 ``torch.save``: a job killed during the write leaves a truncated file and
-``--resume true`` (or decoding the averaged model) then fails on it. Without copying ``Trainer.run``, these
-helpers make those writes atomic (temporary file in the same directory,
-fsync, rename), keep hard links to the last N full checkpoints, and let a
-resume fall back to an older one when the newest cannot be read.
+``--resume true`` (or decoding the averaged model) then fails on it. Without
+copying ``Trainer.run``, these helpers make those writes atomic (temporary
+file in the same directory, fsync, rename), keep hard links to the last N
+full checkpoints, and let a resume fall back to an older one when the newest
+cannot be read.
 """
 
 import logging
