@@ -56,14 +56,19 @@ def make_speakers(voices: List[str], rng: random.Random) -> Dict[str, Tuple[str,
 
 
 def synthesize(text: str, voice: str, speed: int, pitch: int, out: Path) -> Path:
-    """espeak-ng -> 16 kHz mono PCM16 wav through sox."""
+    """espeak-ng -> 16 kHz mono PCM16 wav through sox.
+
+    sox dithers when it writes 16-bit samples after resampling, with a new
+    random seed every run unless ``-R`` (repeatable) is given: without it the
+    same corpus seed gave different audio on every build.
+    """
     espeak = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
         check=True,
         capture_output=True,
     )
     subprocess.run(
-        ["sox", "-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16", str(out)],
+        ["sox", "-R", "-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16", str(out)],
         input=espeak.stdout,
         check=True,
         capture_output=True,

@@ -16,7 +16,7 @@ side, start and end in centiseconds, as in Kaldi/ESPnet), speaker the
 conversation side, ``wav.scp`` a pipe cutting the segment out of its channel and
 upsampling it to ``--fs`` (16 kHz, as ESPnet's swbd recipe does)::
 
-    sox -V1 <sph> -t wav -r 16000 -b 16 -c 1 - trim <start> =<end> remix <1|2> |
+    sox -V1 -R <sph> -t wav -r 16000 -b 16 -c 1 - trim <start> =<end> remix <1|2> |
 
 (``--decoder sph2pipe`` pipes ``sph2pipe -f wav -p -c <1|2> <sph>`` into sox
 instead, for shorten-compressed sphere files, which sox cannot decode; the prep
@@ -170,7 +170,7 @@ def segment_command(sph: Path, channel: int, start: float, end: float, fs: int, 
         return sox_segment_command(str(sph), start, end, fs, channel=channel)
     return (
         f"sph2pipe -f wav -p -c {channel} {shlex.quote(str(sph))} | "
-        f"sox -V1 -t wav - -t wav -r {fs} -b 16 -c 1 - trim {fmt_time(start)} ={fmt_time(end)} |"
+        f"sox -V1 -R -t wav - -t wav -r {fs} -b 16 -c 1 - trim {fmt_time(start)} ={fmt_time(end)} |"
     )
 
 

@@ -11,7 +11,7 @@ A ``.stm`` line is ``<talk> <channel> <speaker> <start> <end> <label> words...``
 - id ``<talk>-<start*100:07d>-<end*100:07d>`` (ESPnet's tedlium2 convention),
   speaker = the talk;
 - ``wav.scp``: a pipe cutting the segment out of the talk's sphere file,
-  ``sox -V1 <sph> -t wav -r 16000 -b 16 -c 1 - trim <start> =<end> |``
+  ``sox -V1 -R <sph> -t wav -r 16000 -b 16 -c 1 - trim <start> =<end> |``
   (the pipeline's validation and format stages run it; no ``segments`` file:
   the pipeline takes one utterance an entry). Train segments are padded by
   ``--pad_start``/``--pad_end`` (0.15 s / 0.1 s, as ESPnet's recipe does: the
@@ -160,7 +160,7 @@ def sox_segment_command(
     """The wav.scp pipe entry cutting ``[start, end]`` s of one channel (1-based) of a file."""
     remix = f" remix {channel}" if channel is not None else ""
     return (
-        f"sox -V1 {shlex.quote(str(audio))} -t wav -r {fs} -b 16 -c 1 - "
+        f"sox -V1 -R {shlex.quote(str(audio))} -t wav -r {fs} -b 16 -c 1 - "
         f"trim {fmt_time(start)} ={fmt_time(end)}{remix} |"
     )
 

@@ -138,7 +138,7 @@ def test_word_mapping():
     assert utt_id_swbd("sw02001-A", 0.98, 11.56) == "sw02001-A_000098-001156"
     assert segment_command(Path("/c/sw02001.sph"), 2, 0.5, 2.1, 16000, "sph2pipe") == (
         "sph2pipe -f wav -p -c 2 /c/sw02001.sph | "
-        "sox -V1 -t wav - -t wav -r 16000 -b 16 -c 1 - trim 0.5 =2.1 |")
+        "sox -V1 -R -t wav - -t wav -r 16000 -b 16 -c 1 - trim 0.5 =2.1 |")
 
 
 def test_duplicate_cap_moves_the_rest():
@@ -160,7 +160,7 @@ def test_dirs_line_by_line(ldc, tmp_path, capsys):
     sph.update({n: (ldc / "LDC2002S09/hub5e_00/english" / f"{n}.sph").resolve() for n in EVAL_AUDIO})
 
     def cut(conv, start, end, channel):
-        return (f"sox -V1 {sph[conv]} -t wav -r 16000 -b 16 -c 1 - "
+        return (f"sox -V1 -R {sph[conv]} -t wav -r 16000 -b 16 -c 1 - "
                 f"trim {start} ={end} remix {channel} |")  # fmt: skip
 
     # dev: the first conversation (4 utterances >= 3), both sides.

@@ -131,7 +131,7 @@ def test_dirs_line_by_line(corpus, tmp_path, capsys):
            for t, (s, _, _) in TALKS.items()}  # fmt: skip
 
     def cut(talk, start, end):
-        return f"sox -V1 {sph[talk]} -t wav -r 16000 -b 16 -c 1 - trim {start} ={end} |"
+        return f"sox -V1 -R {sph[talk]} -t wav -r 16000 -b 16 -c 1 - trim {start} ={end} |"
 
     # Seed 0 draws AlphaSpeaker first: its 1.7 s labeled exceed 0.0004 h (1.44 s).
     lab = dirs["train_labeled"]
