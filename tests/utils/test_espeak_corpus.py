@@ -29,5 +29,5 @@ def test_same_seed_same_corpus_byte_for_byte(tmp_path):
     for a, b in zip(wavs_a, wavs_b):
         data = a.read_bytes()
         assert len(data) > 44 + 16000 * 2 // 10  # a header and at least 0.1 s of samples
-        assert data == b.read_bytes(), f"{a.name}: the two builds differ (sox dither not repeatable?)"
+        assert data == b.read_bytes(), f"{a.name}: the builds differ (sox dither not repeatable?)"
     assert (first["train_unlabeled"] / "text").exists() is False
