@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_bljust.utils.tedlium_prep import (
+    SOX,
     Segment,
     check_sox_readable,
     fmt_time,
@@ -170,7 +171,7 @@ def segment_command(sph: Path, channel: int, start: float, end: float, fs: int, 
         return sox_segment_command(str(sph), start, end, fs, channel=channel)
     return (
         f"sph2pipe -f wav -p -c {channel} {shlex.quote(str(sph))} | "
-        f"sox -V1 -R -t wav - -t wav -r {fs} -b 16 -c 1 - trim {fmt_time(start)} ={fmt_time(end)} |"
+        f"{SOX} -t wav - -t wav -r {fs} -b 16 -c 1 - trim {fmt_time(start)} ={fmt_time(end)} |"
     )
 
 

@@ -154,13 +154,18 @@ def fmt_time(seconds: float) -> str:
     return text or "0"
 
 
+# sox as the wav.scp pipes call it: quiet (-V1), and repeatable (-R): sox dithers its 16-bit
+# output after resampling with a fresh random seed otherwise, so every read of a pipe differed.
+SOX = "sox -V1 -R"
+
+
 def sox_segment_command(
     audio: str, start: float, end: float, fs: int = 16000, channel: Optional[int] = None
 ) -> str:
     """The wav.scp pipe entry cutting ``[start, end]`` s of one channel (1-based) of a file."""
     remix = f" remix {channel}" if channel is not None else ""
     return (
-        f"sox -V1 -R {shlex.quote(str(audio))} -t wav -r {fs} -b 16 -c 1 - "
+        f"{SOX} {shlex.quote(str(audio))} -t wav -r {fs} -b 16 -c 1 - "
         f"trim {fmt_time(start)} ={fmt_time(end)}{remix} |"
     )
 
