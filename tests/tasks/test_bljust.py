@@ -79,7 +79,16 @@ def test_a_loss_that_takes_any_option_judges_them_itself(tmp_path, monkeypatch):
     check_unsup_loss_conf(args)  # no error: the option is the loss's business
 
 
-@pytest.mark.parametrize("config", FSDD_TRAIN_CONFIGS[1:], ids=lambda p: p.name)
+FSDD_LOSS_FAMILY_CONFIGS = [FSDD_CONF / "tuning" / n for n in ("train_kmeans.yaml",
+                                                                   "train_best_rq.yaml")]
+
+
+def test_every_tuning_config_is_checked_below():
+    checked = {p.name for p in FSDD_LOSS_FAMILY_CONFIGS} | {"train_mel40.yaml"}
+    assert {p.name for p in FSDD_TRAIN_CONFIGS[1:]} == checked
+
+
+@pytest.mark.parametrize("config", FSDD_LOSS_FAMILY_CONFIGS, ids=lambda p: p.name)
 def test_tuning_configs_change_only_the_loss_family(config):
     """Their header says "everything else as train.yaml": hold them to it."""
     recipe = yaml.safe_load((FSDD_CONF / "train.yaml").read_text())
@@ -88,3 +97,12 @@ def test_tuning_configs_change_only_the_loss_family(config):
     assert changed == {"unsup_loss", "unsup_loss_conf"}
     masking = {k: recipe["unsup_loss_conf"][k] for k in ("mask_prob", "mask_length")}
     assert ablation["unsup_loss_conf"] == masking
+
+
+def test_mel40_config_changes_only_the_mel_bins_and_their_masks():
+    recipe = yaml.safe_load((FSDD_CONF / "train.yaml").read_text())
+    cheap = yaml.safe_load((FSDD_CONF / "tuning" / "train_mel40.yaml").read_text())
+    changed = {k for k in recipe.keys() | cheap.keys() if recipe.get(k) != cheap.get(k)}
+    assert changed == {"frontend_conf", "specaug_conf"}
+    assert cheap["frontend_conf"] == {**recipe["frontend_conf"], "n_mels": 40}
+    assert cheap["specaug_conf"] == {**recipe["specaug_conf"], "freq_mask_width_range": [0, 8]}
