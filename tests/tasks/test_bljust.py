@@ -83,6 +83,14 @@ FSDD_LOSS_FAMILY_CONFIGS = [FSDD_CONF / "tuning" / n for n in ("train_kmeans.yam
                                                                    "train_best_rq.yaml")]
 
 
+def recipe_and_tuning(config):
+    """(train.yaml, the tuning config, the top-level keys where they differ)."""
+    recipe = yaml.safe_load((FSDD_CONF / "train.yaml").read_text())
+    tuning = yaml.safe_load(config.read_text())
+    changed = {k for k in recipe.keys() | tuning.keys() if recipe.get(k) != tuning.get(k)}
+    return recipe, tuning, changed
+
+
 def test_every_tuning_config_is_checked_below():
     checked = {p.name for p in FSDD_LOSS_FAMILY_CONFIGS} | {"train_mel40.yaml"}
     assert {p.name for p in FSDD_TRAIN_CONFIGS[1:]} == checked
@@ -91,18 +99,14 @@ def test_every_tuning_config_is_checked_below():
 @pytest.mark.parametrize("config", FSDD_LOSS_FAMILY_CONFIGS, ids=lambda p: p.name)
 def test_tuning_configs_change_only_the_loss_family(config):
     """Their header says "everything else as train.yaml": hold them to it."""
-    recipe = yaml.safe_load((FSDD_CONF / "train.yaml").read_text())
-    ablation = yaml.safe_load(config.read_text())
-    changed = {k for k in recipe.keys() | ablation.keys() if recipe.get(k) != ablation.get(k)}
+    recipe, ablation, changed = recipe_and_tuning(config)
     assert changed == {"unsup_loss", "unsup_loss_conf"}
     masking = {k: recipe["unsup_loss_conf"][k] for k in ("mask_prob", "mask_length")}
     assert ablation["unsup_loss_conf"] == masking
 
 
 def test_mel40_config_changes_only_the_mel_bins_and_their_masks():
-    recipe = yaml.safe_load((FSDD_CONF / "train.yaml").read_text())
-    cheap = yaml.safe_load((FSDD_CONF / "tuning" / "train_mel40.yaml").read_text())
-    changed = {k for k in recipe.keys() | cheap.keys() if recipe.get(k) != cheap.get(k)}
+    recipe, cheap, changed = recipe_and_tuning(FSDD_CONF / "tuning" / "train_mel40.yaml")
     assert changed == {"frontend_conf", "specaug_conf"}
     assert cheap["frontend_conf"] == {**recipe["frontend_conf"], "n_mels": 40}
     assert cheap["specaug_conf"] == {**recipe["specaug_conf"], "freq_mask_width_range": [0, 8]}
