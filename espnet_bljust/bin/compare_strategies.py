@@ -14,7 +14,12 @@ test are the official FSDD takes 5-9 and 0-4), every strategy and every seed:
    exactly that long), fine-tune ``--finetune_frac`` (just, bljust);
 2. pick the checkpoint on dev only (espnet2's ``valid.cer_ctc.best.pth``);
 3. decode test with espnet2's ``Speech2Text`` (CTC, ``--beam_size`` 1 =
-   greedy-like, ``ctc_weight`` 1) and score WER/CER.
+   greedy-like, ``ctc_weight`` 1) and score WER/CER;
+4. with ``--lm_config``: train one espnet2 LM per split on its labeled
+   transcripts (:mod:`espnet_bljust.utils.text_lm`), decode dev once per
+   ``--lm_weights`` with CTC + LM (beam ``--lm_beam_size``), and test with
+   the weight of the lowest dev WER. A finished run is reused and only
+   decoded with the LM.
 
 Each run is a fresh process (forked from a server that imported the training
 and decoding modules once, so no run pays for the imports); its training wall
@@ -427,20 +432,28 @@ def decode_ctc(
     data_dir: Path,
     out_text: Path,
     beam_size: int = 1,
+    lm: Optional[Dict[str, str]] = None,
+    lm_weight: float = 0.0,
 ) -> Dict[str, float]:
-    """Decode ``data_dir/wav.scp`` with espnet2's Speech2Text (CTC only).
+    """Decode ``data_dir/wav.scp`` with espnet2's Speech2Text (CTC, and an LM).
 
-    Returns {"decode_s": seconds, "audio_s": seconds of audio}; the
-    hypotheses go to ``out_text`` (Kaldi text).
+    ``lm``: {"train_config", "model_file"} of an espnet2 LM
+    (:func:`espnet_bljust.utils.text_lm.train_text_lm`), fused with
+    ``lm_weight``; None: CTC only. Returns {"decode_s": seconds, "audio_s":
+    seconds of audio}; the hypotheses go to ``out_text`` (Kaldi text).
     """
     import soundfile
     import torch
     from espnet2.bin.asr_inference import Speech2Text
 
+    lm_args = {}
+    if lm is not None and lm_weight > 0:
+        lm_args = dict(lm_train_config=lm["train_config"], lm_file=lm["model_file"])
     s2t = Speech2Text(
         asr_train_config=str(Path(exp) / "config.yaml"),
         asr_model_file=str(model_file),
-        device="cpu", ctc_weight=1.0, lm_weight=0.0, beam_size=beam_size, nbest=1,
+        device="cpu", ctc_weight=1.0, lm_weight=lm_weight if lm_args else 0.0,
+        beam_size=beam_size, nbest=1, **lm_args,
     )  # fmt: skip
     hyps, audio_s, decode_s = {}, 0.0, 0.0
     for _, uid, path in _scp(Path(data_dir) / "wav.scp"):
@@ -461,16 +474,63 @@ def _scp(path: Path):
     return read_list(path)
 
 
+def lm_decode(
+    exp: str, data: str, lm: Dict[str, str], weights: Sequence[float], beam_size: int = 10,
+    average_nbest: int = 1, test_set: str = "test", valid_set: str = "dev",
+) -> dict:
+    """Decode one trained run again with the LM fused; the weight picked on dev.
+
+    The best dev checkpoint decodes ``valid_set`` once per weight in
+    ``weights`` (CTC + ``weight`` x LM, beam ``beam_size``); the weight with
+    the lowest dev WER (ties: the smaller weight) then decodes ``test_set``
+    with that checkpoint (test_wer_lm, test_cer_lm) and, with
+    ``average_nbest`` > 1, with the n-best average (test_wer_lm_ave,
+    test_cer_lm_ave). Test is decoded with one weight only.
+    """
+    from espnet_bljust.bin.score import score
+
+    exp, data = Path(exp), Path(data)
+    best = exp / "valid.cer_ctc.best.pth"
+    model_file = best if best.exists() else exp / "latest.pth"
+    dev_wer = {}
+    valid_ref = read_text(data / valid_set / "text")
+    for weight in weights:
+        hyp = exp / f"decode_{valid_set}_lm{weight:g}" / "text"
+        decode_ctc(exp, model_file, data / valid_set, hyp, beam_size, lm, weight)
+        dev_wer[f"{weight:g}"] = score(valid_ref, read_text(hyp))["wer"]
+    chosen = min(weights, key=lambda w: (dev_wer[f"{w:g}"], w))
+    result = dict(lm_key=lm_key(lm, weights, beam_size), lm_weight=chosen, dev_wer_lm=dev_wer)
+    ref = read_text(data / test_set / "text")
+    models = [("", model_file)]
+    if average_nbest > 1:
+        models.append(("_ave", averaged_checkpoint(exp, average_nbest)))
+    for suffix, model in models:
+        hyp = exp / f"decode_{test_set}{suffix}_lm" / "text"
+        decode_ctc(exp, model, data / test_set, hyp, beam_size, lm, chosen)
+        scores = score(ref, read_text(hyp))
+        result.update({f"test_wer_lm{suffix}": scores["wer"], f"test_cer_lm{suffix}": scores["cer"]})
+    return result
+
+
+def lm_key(lm: Dict[str, str], weights: Sequence[float], beam_size: int) -> str:
+    """What an LM decoding of a run depends on (a reused run with another key
+    is decoded again)."""
+    return json.dumps(dict(lm=lm, weights=[float(w) for w in weights], beam_size=beam_size),
+                      sort_keys=True)
+
+
 def train_and_decode(
     argv: List[str], exp: str, data: str, test_set: str = "test", beam_size: int = 1,
-    average_nbest: int = 1,
+    average_nbest: int = 1, lm: Optional[dict] = None,
 ) -> dict:
     """Child job of one run: train, measure, pick on dev, decode and score test.
 
     test_wer/test_cer score the single best dev checkpoint; with
     ``average_nbest`` > 1 (and the run trained with ``--keep_nbest_models``
     that large) test_wer_ave/test_cer_ave score espnet2's average of the
-    ``average_nbest`` best dev checkpoints as well.
+    ``average_nbest`` best dev checkpoints as well. ``lm``: the keyword
+    arguments of :func:`lm_decode` but the run's own (lm, weights,
+    beam_size): the run is then decoded with the LM too.
     """
     import torch
 
@@ -510,6 +570,9 @@ def train_and_decode(
         decode_ctc(exp, averaged, Path(data) / test_set, hyp_path, beam_size)
         scores = score(ref, read_text(hyp_path))
         result.update(test_wer_ave=scores["wer"], test_cer_ave=scores["cer"])
+    if lm is not None:
+        result.update(lm_decode(str(exp), data, test_set=test_set,
+                                average_nbest=average_nbest, **lm))  # fmt: skip
     return result
 
 
@@ -557,48 +620,62 @@ def results_table(runs: List[dict]) -> str:
 
     test WER/CER: the single best dev checkpoint; where the runs were also
     decoded with the average of the n best dev checkpoints (``--average_nbest``)
-    two more columns give those. train loop: the epochs' training time
+    two more columns give those, and where they were decoded with an LM
+    (``--lm_config``) the LM's WER/CER (best checkpoint; n-best average) and
+    the LM weights dev chose (per seed). train loop: the epochs' training time
     (espnet2 reporter, no validation); train wall: the whole bljust_train call
     (data checks, model build, validation, checkpoints); peak RSS: VmHWM of
     the run's process after training (the largest over seeds).
     """
-    averaged = any(r.get("ok") and "test_wer_ave" in r for r in runs)
-    ave_cols = ("| test WER, n-best average (%) | test CER, n-best average (%) "
-                if averaged else "")  # fmt: skip
-    header = (
-        "| labeled utts | strategy | seeds | test WER (%) | test CER (%) "
-        f"{ave_cols}| best dev CER (%) "
-        "| ticks | lower updates | upper updates | train loop (s) | train wall (s) "
-        "| peak RSS (MiB) |\n|" + "---|" * (12 + 2 * averaged) + "\n"
-    )
+    done = [r for r in runs if r.get("ok")]
+    averaged = any("test_wer_ave" in r for r in done)
+    with_lm = any("test_wer_lm" in r for r in done)
+    # (header, cell of the runs that finished)
+    columns = [("test WER (%)", lambda ok: mean_std([r["test_wer"] for r in ok])),
+               ("test CER (%)", lambda ok: mean_std([r["test_cer"] for r in ok]))]
+    if averaged:
+        columns += [
+            ("test WER, n-best average (%)", lambda ok: mean_std([r.get("test_wer_ave") for r in ok])),
+            ("test CER, n-best average (%)", lambda ok: mean_std([r.get("test_cer_ave") for r in ok])),
+        ]  # fmt: skip
+    if with_lm:
+        columns += [
+            ("test WER, LM (%)", lambda ok: mean_std([r.get("test_wer_lm") for r in ok])),
+            ("test CER, LM (%)", lambda ok: mean_std([r.get("test_cer_lm") for r in ok])),
+        ]
+        if averaged:
+            columns.append(("test WER, LM, n-best average (%)",
+                            lambda ok: mean_std([r.get("test_wer_lm_ave") for r in ok])))
+        columns.append(("LM weight (dev)", lambda ok: "/".join(
+            f"{r['lm_weight']:g}" if "lm_weight" in r else "–" for r in ok)))
+    columns += [
+        ("best dev CER (%)", lambda ok: mean_std([best_dev_cer(r["epochs"]) for r in ok])),
+        ("ticks", lambda ok: _same(r["ticks"] for r in ok)),
+        ("lower updates", lambda ok: _same(r["lower_steps"] for r in ok)),
+        ("upper updates", lambda ok: _same(r["upper_steps"] for r in ok)),
+        ("train loop (s)", lambda ok: mean_std([r["train_loop_s"] for r in ok])),
+        ("train wall (s)", lambda ok: mean_std([r["train_wall_s"] for r in ok])),
+        ("peak RSS (MiB)", lambda ok: f"{max(r['train_peak_rss_mb'] for r in ok):.0f}"),
+    ]
+    header = ("| labeled utts | strategy | seeds | " + " | ".join(c[0] for c in columns)
+              + " |\n|" + "---|" * (3 + len(columns)) + "\n")  # fmt: skip
     rows = []
     for (labeled, strategy), group in _groups(runs).items():
         ok = [r for r in group if r.get("ok")]
         if not ok:
             rows.append(f"| {labeled} | {strategy} | 0/{len(group)} (failed) |"
-                        + " – |" * (9 + 2 * averaged))  # fmt: skip
+                        + " – |" * len(columns))  # fmt: skip
             continue
-        ave = (f"| {mean_std([r.get('test_wer_ave') for r in ok])} "
-               f"| {mean_std([r.get('test_cer_ave') for r in ok])} "
-               if averaged else "")  # fmt: skip
-        rows.append(
-            f"| {labeled} | {strategy} | {len(ok)} "
-            f"| {mean_std([r['test_wer'] for r in ok])} "
-            f"| {mean_std([r['test_cer'] for r in ok])} "
-            f"{ave}"
-            f"| {mean_std([best_dev_cer(r['epochs']) for r in ok])} "
-            f"| {_same(r['ticks'] for r in ok)} "
-            f"| {_same(r['lower_steps'] for r in ok)} "
-            f"| {_same(r['upper_steps'] for r in ok)} "
-            f"| {mean_std([r['train_loop_s'] for r in ok])} "
-            f"| {mean_std([r['train_wall_s'] for r in ok])} "
-            f"| {max(r['train_peak_rss_mb'] for r in ok):.0f} |"
-        )
+        rows.append(f"| {labeled} | {strategy} | {len(ok)} | "
+                    + " | ".join(cell(ok) for _, cell in columns) + " |")  # fmt: skip
     return header + "\n".join(rows) + "\n"
 
 
 GOALS = (("pt_ft", 0.85), ("supervised", 0.7))
-SELECTIONS = (("test_wer", "best dev checkpoint"), ("test_wer_ave", "n-best average"))
+SELECTIONS = (
+    ("test_wer", "best dev checkpoint"), ("test_wer_ave", "n-best average"),
+    ("test_wer_lm", "best dev checkpoint + LM"), ("test_wer_lm_ave", "n-best average + LM"),
+)
 
 
 def paired_difference(diffs: Sequence[float]) -> str:
@@ -715,6 +792,14 @@ def get_parser() -> argparse.ArgumentParser:
                         help="also decode test with the average of this many best dev "
                         "checkpoints (espnet2's valid.cer_ctc.ave_<n>best.pth; trains with "
                         "--keep_nbest_models n); 1: the single best only")
+    parser.add_argument("--lm_config", type=Path, default=None,
+                        help="also decode with a token LM trained (espnet2 lm_train, this "
+                        "config) on each split's labeled transcripts, fused with CTC; "
+                        "e.g. egs2/fsdd/bljust1/conf/train_lm.yaml")
+    parser.add_argument("--lm_weights", default="0.5 1 2 4",
+                        help="LM weights tried on dev per run (the best dev WER decodes test)")
+    parser.add_argument("--lm_beam_size", type=int, default=10,
+                        help="beam of the decoding with the LM")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
@@ -765,44 +850,88 @@ def plan_runs(args: argparse.Namespace) -> List[dict]:
 
 
 def execute(runs: List[dict], args: argparse.Namespace) -> List[dict]:
-    """Run (or reuse) every planned run, ``--jobs`` at a time; results in place."""
+    """Run (or reuse) every planned run, ``--jobs`` at a time; results in place.
+
+    ``args.lm_decoding`` (set by :func:`main` from ``--lm_config``): {data dir:
+    {lm, weights, beam_size}}; every run on that data is decoded with the LM
+    too, and a reused run that has no LM decoding with these options gets only
+    that.
+    """
+    lm_by_data = getattr(args, "lm_decoding", None) or {}
     pending = []
     for run in runs:
+        lm = lm_by_data.get(run["data"])
         saved = Path(run["exp"]) / "run.json"
         if not args.rerun and saved.exists():
             old = json.loads(saved.read_text())
             if old.get("argv") == run["argv"] and old.get("ok"):
                 run.update(old)
                 print(f"[reuse] {run['exp']}", flush=True)
+                if lm is not None and run.get("lm_key") != lm_key(**lm):
+                    pending.append((run, "lm"))
                 continue
-        pending.append(run)
+        pending.append((run, "train"))
     active: List = []
     while pending or active:
         while pending and len(active) < max(1, args.jobs):
-            run = pending.pop(0)
-            if Path(run["exp"]).exists():  # a half run from before: start clean
-                import shutil
+            run, kind = pending.pop(0)
+            name, lm = Path(run["exp"]).name, lm_by_data.get(run["data"])
+            if kind == "train":
+                if Path(run["exp"]).exists():  # a half run from before: start clean
+                    import shutil
 
-                shutil.rmtree(run["exp"])
-            kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
-                          beam_size=args.beam_size, average_nbest=args.average_nbest)  # fmt: skip
-            log = Path(run["exp"]).parent / f"{Path(run['exp']).name}.log"
-            child = ChildRun("espnet_bljust.bin.compare_strategies:train_and_decode",
+                    shutil.rmtree(run["exp"])
+                kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
+                              beam_size=args.beam_size, average_nbest=args.average_nbest,
+                              lm=lm)  # fmt: skip
+                target, log = "train_and_decode", Path(run["exp"]).parent / f"{name}.log"
+            else:
+                kwargs = dict(exp=run["exp"], data=run["data"],
+                              average_nbest=args.average_nbest, **lm)  # fmt: skip
+                target, log = "lm_decode", Path(run["exp"]).parent / f"{name}.lm.log"
+            child = ChildRun(f"espnet_bljust.bin.compare_strategies:{target}",
                              kwargs, log, args.threads)  # fmt: skip
             print(f"[start] {run['strategy']} seed {run['seed']} labeled {run['labeled']} "
-                  f"-> {run['exp']} (log {log})", flush=True)  # fmt: skip
-            active.append((run, child.start(), time.monotonic()))
+                  f"({'training' if kind == 'train' else 'LM decoding'}) -> {run['exp']} "
+                  f"(log {log})", flush=True)  # fmt: skip
+            active.append((run, kind, child.start(), time.monotonic()))
         time.sleep(0.5)
-        for item in [a for a in active if a[1].done()]:
+        now = time.monotonic()
+        for item in [a for a in active
+                     if a[2].done() or (args.timeout and now - a[3] > args.timeout)]:  # fmt: skip
             active.remove(item)
-            run, child, _ = item
-            _finish(run, child.result())
-        for item in [a for a in active if args.timeout and
-                     time.monotonic() - a[2] > args.timeout]:  # fmt: skip
-            active.remove(item)
-            run, child, _ = item
-            _finish(run, child.result(timeout=0))
+            run, kind, child, _ = item
+            result = child.result(timeout=None if child.done() else 0)
+            (_finish if kind == "train" else _finish_lm)(run, result)
     return runs
+
+
+def train_lms(runs: List[dict], args: argparse.Namespace) -> Dict[str, dict]:
+    """One LM per split (``--lm_config`` on its train_labeled transcripts,
+    dev transcripts for validation, the split's token list), trained in a
+    child process into ``<out_dir>/lm_<split>/`` (reused when trained with the
+    same options). Returns {data dir: {lm, weights, beam_size}} for
+    :func:`execute`."""
+    weights = [float(w) for w in args.lm_weights.split()]
+    if not weights or any(w <= 0 for w in weights):
+        raise SystemExit(f"compare_strategies: --lm_weights {args.lm_weights!r}: "
+                         "give one or more weights > 0")  # fmt: skip
+    decoding = {}
+    for data in sorted({run["data"] for run in runs}):
+        out = args.out_dir / f"lm_{Path(data).name}"
+        kwargs = dict(train_text=str(Path(data) / "train_labeled" / "text"),
+                      valid_text=str(Path(data) / "dev" / "text"),
+                      token_list=str(Path(data) / "tokens.txt"), out_dir=str(out),
+                      config=str(args.lm_config))  # fmt: skip
+        log = args.out_dir / f"lm_{Path(data).name}.log"
+        print(f"[lm] training {args.lm_config} on {kwargs['train_text']} -> {out} (log {log})",
+              flush=True)  # fmt: skip
+        result = run_child("espnet_bljust.utils.text_lm:train_text_lm", kwargs, log, args.threads)
+        if not result.get("ok"):
+            raise SystemExit(f"compare_strategies: LM training failed ({result.get('error')}); "
+                             f"see {log}")  # fmt: skip
+        decoding[data] = dict(lm=result["value"], weights=weights, beam_size=args.lm_beam_size)
+    return decoding
 
 
 def _finish(run: dict, result: dict) -> None:
@@ -810,13 +939,36 @@ def _finish(run: dict, result: dict) -> None:
     run["error"] = result.get("error")
     if run["ok"]:
         run.update(result["value"])
+        lm = (f", with the LM (weight {run['lm_weight']:g}) {run['test_wer_lm']:.1f}%"
+              if "test_wer_lm" in run else "")  # fmt: skip
         print(f"[done] {run['strategy']} seed {run['seed']}: test WER {run['test_wer']:.1f}% "
-              f"CER {run['test_cer']:.1f}%, {run['train_wall_s']:.0f} s, "
+              f"CER {run['test_cer']:.1f}%{lm}, {run['train_wall_s']:.0f} s, "
               f"{run['train_peak_rss_mb']:.0f} MiB", flush=True)  # fmt: skip
     else:
         print(f"[failed] {run['strategy']} seed {run['seed']}: {run['error']}", flush=True)
+    _save(run)
+
+
+def _finish_lm(run: dict, result: dict) -> None:
+    """A reused run's LM decoding: its results join the run's; a failure is
+    kept as ``lm_error`` (the run's own results stand)."""
+    if result.get("ok"):
+        run.update(result["value"])
+        run.pop("lm_error", None)
+        print(f"[done] {run['strategy']} seed {run['seed']}: with the LM (weight "
+              f"{run['lm_weight']:g}) test WER {run['test_wer_lm']:.1f}%", flush=True)  # fmt: skip
+    else:
+        run["lm_error"] = result.get("error")
+        print(f"[failed] LM decoding of {run['strategy']} seed {run['seed']}: "
+              f"{run['lm_error']}", flush=True)  # fmt: skip
+    _save(run)
+
+
+def _save(run: dict) -> None:
     Path(run["exp"]).mkdir(parents=True, exist_ok=True)
-    (Path(run["exp"]) / "run.json").write_text(json.dumps(run, indent=1))
+    tmp = Path(run["exp"]) / "run.json.tmp"
+    tmp.write_text(json.dumps(run, indent=1))
+    tmp.replace(Path(run["exp"]) / "run.json")
 
 
 def write_report(runs: List[dict], out: Path, title: str, preamble: str,
@@ -891,6 +1043,8 @@ def main(cmd: Optional[Sequence[str]] = None) -> Dict[str, Path]:
     )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     runs = plan_runs(args)
+    if args.lm_config is not None:
+        args.lm_decoding = train_lms(runs, args)
     execute(runs, args)
     paths = write_outputs(runs, args, command)
     print(paths["table"].read_text())

@@ -137,6 +137,18 @@ def test_table_and_goals_carry_the_nbest_average():
                                "14.0 / 28.0 = 0.50") for line in lines)  # fmt: skip
 
 
+def test_table_and_goals_carry_the_lm_decoding():
+    runs = [_scored("supervised", 1, 30.0), _scored("bljust", 1, 20.0)]
+    runs[0].update(test_wer_lm=18.0, test_cer_lm=12.0, lm_weight=1.0)
+    runs[1].update(test_wer_lm=9.0, test_cer_lm=8.0, lm_weight=2.0)
+    table = results_table(runs)
+    assert "| test WER, LM (%) | test CER, LM (%) | LM weight (dev) | best dev CER (%) |" in table
+    assert "| 120 | bljust | 1 | 20.0 | 10.0 | 9.0 | 8.0 | 2 | 10.0 |" in table
+    lines = goal_lines(runs).splitlines()
+    assert any(line.startswith("- 120 labeled, best dev checkpoint + LM: BL-JUST WER / supervised "
+                               "WER = 9.0 / 18.0 = 0.50 (goal ≤ 0.7: met)") for line in lines)  # fmt: skip
+
+
 def test_averaged_checkpoint_prefers_the_asked_n(tmp_path):
     with pytest.raises(FileNotFoundError, match="--keep_nbest_models 5"):
         averaged_checkpoint(tmp_path, 5)
@@ -182,3 +194,32 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
     hyps = (tmp_path / "cmp" / "l10" / "pt_ft_seed1" / "decode_test_valid.cer_ctc.ave_2best" / "text")
     assert len(hyps.read_text().splitlines()) == 10
     assert f"Strategy comparison on {src}" in paths["results"].read_text()
+
+    # --lm_config on the finished run: an LM on the 10 labeled transcripts, the run reused
+    # and decoded again with CTC + LM, the weight picked on dev
+    lm_config = compare_strategies.REPO / "egs2" / "fsdd" / "bljust1" / "conf" / "train_lm.yaml"
+    again = [
+        "--data_dir", str(src), "--out_dir", str(tmp_path / "cmp"),
+        "--strategies", "pt_ft", "--seeds", "1", "--max_epoch", "2",
+        "--num_iters_per_epoch", "3", "--train_args", SMALL_MODEL, "--timeout", "300",
+        "--no_plots", "--average_nbest", "2",
+        "--lm_config", str(lm_config), "--lm_weights", "0.5 1", "--lm_beam_size", "4",
+    ]  # fmt: skip
+    paths = compare_strategies.main(again)
+    (lm_run,) = json.loads(paths["json"].read_text())
+    assert lm_run["test_wer"] == run["test_wer"]  # reused, not retrained
+    assert lm_run["lm_weight"] in (0.5, 1.0) and set(lm_run["dev_wer_lm"]) == {"0.5", "1"}
+    assert lm_run["lm_weight"] == min((0.5, 1.0), key=lambda w: (lm_run["dev_wer_lm"][f"{w:g}"], w))
+    assert 0 <= lm_run["test_wer_lm"] <= 100 and 0 <= lm_run["test_wer_lm_ave"] <= 100
+    exp = tmp_path / "cmp" / "l10" / "pt_ft_seed1"
+    for sub in ("decode_test_lm", "decode_test_ave_lm", "decode_dev_lm0.5", "decode_dev_lm1"):
+        assert len((exp / sub / "text").read_text().splitlines()) == 10, sub
+    table = paths["table"].read_text()
+    assert "| test WER, LM (%) | test CER, LM (%) | test WER, LM, n-best average (%) " \
+        "| LM weight (dev) |" in table
+    header, rule = table.splitlines()[:2]
+    assert header.count("|") == rule.count("|")
+    # the same call again: nothing to decode
+    stamp = (exp / "decode_test_lm" / "text").stat().st_mtime_ns
+    compare_strategies.main(again)
+    assert (exp / "decode_test_lm" / "text").stat().st_mtime_ns == stamp
