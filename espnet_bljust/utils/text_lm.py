@@ -11,8 +11,10 @@ On a closed vocabulary (FSDD's ten digit words) such an LM is in effect a
 lexicon: it puts almost no mass on misspelt words ("TW", "THRE").
 """
 
+import argparse
 import hashlib
 import json
+import shlex
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -88,6 +90,7 @@ def train_text_lm(
     config: str,
     token_type: str = "char",
     bpemodel: Optional[str] = None,
+    extra: Optional[List[str]] = None,
 ) -> Dict[str, str]:
     """Train the LM (or reuse one trained with the same options in ``out_dir``).
 
@@ -96,14 +99,15 @@ def train_text_lm(
     options and config, so that decodings made with another LM in the same
     place can be told apart). ``out_dir/lm_train.json`` records the options; a
     finished LM with the same record is reused, any other content of
-    ``out_dir`` is trained over.
+    ``out_dir`` is trained over. ``extra``: more ``espnet2.bin.lm_train``
+    options (they override the config).
     """
     from espnet2.tasks.lm import LMTask
 
     out = Path(out_dir)
     argv = lm_train_argv(Path(train_text), Path(valid_text), Path(token_list), out,
                          Path(config), token_type,
-                         Path(bpemodel) if bpemodel else None)  # fmt: skip
+                         Path(bpemodel) if bpemodel else None, extra)  # fmt: skip
     record = dict(argv=argv, config=Path(config).read_text(encoding="utf-8"))
     stamp = out / "lm_train.json"
     digest = hashlib.sha1(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
@@ -121,3 +125,34 @@ def train_text_lm(
     tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
     tmp.replace(stamp)
     return done
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Train espnet2's LM on labeled transcripts (for shallow fusion); "
+        "options it does not know go to espnet2.bin.lm_train (e.g. --max_epoch 5)."
+    )
+    parser.add_argument("--train_text", required=True, help="Kaldi text of the labeled set")
+    parser.add_argument("--valid_text", required=True, help="Kaldi text of the valid set")
+    parser.add_argument("--token_list", required=True, help="the ASR model's token list")
+    parser.add_argument("--token_type", default="char", choices=["char", "bpe"])
+    parser.add_argument("--bpemodel", default=None, help="sentencepiece model (bpe)")
+    parser.add_argument("--config", required=True, help="espnet2 LM training config (YAML)")
+    parser.add_argument("--out_dir", required=True, help="the LM's experiment dir")
+    return parser
+
+
+def main(cmd: Optional[List[str]] = None) -> Dict[str, str]:
+    args, extra = get_parser().parse_known_args(cmd)
+    for name in ("train_text", "valid_text", "token_list", "config"):
+        if not Path(getattr(args, name)).is_file():
+            raise SystemExit(f"text_lm: --{name} {getattr(args, name)}: no such file")
+    done = train_text_lm(args.train_text, args.valid_text, args.token_list, args.out_dir,
+                         args.config, args.token_type, args.bpemodel, extra)  # fmt: skip
+    print(f"LM: {done['model_file']} (config {done['train_config']}; "
+          f"lm_train options: {shlex.join(extra) or 'none'})")
+    return done
+
+
+if __name__ == "__main__":
+    main()

@@ -23,6 +23,7 @@ TINY_TRAIN = (
 SPLIT = "--labeled_takes 1 --unlabeled_takes 1 --dev_takes 1 --test_takes 1 --speakers george,theo"
 MODEL = "valid.cer_ctc.ave"  # run.sh: the average of the n best dev checkpoints
 DECODE = "decode"  # conf/decode.yaml
+DECODE_LM = "decode_lm"  # conf/decode_lm.yaml: CTC + the LM of conf/train_lm.yaml
 
 def run_recipe(recipe, env, *args):
     cmd = [str(recipe / "run.sh"), "--train_args", TINY_TRAIN, "--local_data_opts", SPLIT, *args]
@@ -58,10 +59,23 @@ def test_every_stage_on_real_speech(full_run):
     exp = recipe / "exp" / "asr_bljust"
     config = yaml.safe_load((exp / "config.yaml").read_text())
     assert config["strategy"] == "bljust" and config["unlabeled_data_path_and_name_and_type"]
-    hyps = (exp / f"{DECODE}_{MODEL}" / "test" / "1best_recog" / "text").read_text().splitlines()
-    assert len(hyps) == 20
+    for decode in (DECODE, DECODE_LM):
+        hyps = (exp / f"{decode}_{MODEL}" / "test" / "1best_recog" / "text").read_text()
+        assert len(hyps.splitlines()) == 20
     results = (exp / "RESULTS.md").read_text()
-    assert f"| {DECODE} | test | 20 |" in results and f"| {DECODE} | test | 20 |" in done.stdout
+    for decode in (DECODE, DECODE_LM):
+        assert f"| {decode} | test | 20 |" in results and f"| {decode} | test | 20 |" in done.stdout
+    # the LM: trained in stage 6 on the labeled transcripts only, fused by decode_lm alone
+    lm_exp = recipe / "exp" / "lm_train_lm_char"
+    assert (lm_exp / "valid.loss.best.pth").exists()
+    lm_config = yaml.safe_load((lm_exp / "config.yaml").read_text())
+    assert lm_config["train_data_path_and_name_and_type"][0][0].endswith("raw/train_labeled/text")
+    assert lm_config["token_list"] == config["token_list"]
+    log = (exp / f"{DECODE_LM}_{MODEL}" / "test" / "logdir" / "asr_inference.1.log").read_text()
+    assert "lm_file" in log and "lm_train_lm_char/valid.loss.best.pth" in log
+    log = (exp / f"{DECODE}_{MODEL}" / "test" / "logdir" / "asr_inference.1.log").read_text()
+    assert "lm_train_lm_char" not in log
+    assert "- LM: `exp/lm_train_lm_char/valid.loss.best.pth`" in results
     assert "packed model check: " in done.stdout
 
 
@@ -70,13 +84,19 @@ def test_packed_zip_loads_with_from_pretrained(full_run):
     from espnet2.bin.asr_inference import Speech2Text
 
     packed = recipe / "exp" / "asr_bljust" / f"asr_bljust_{MODEL}.zip"
-    # The model zoo's downloader unpacks a local zip into its own cache.
-    speech2text = Speech2Text.from_pretrained(str(packed), ctc_weight=1.0, lm_weight=0.0, beam_size=1)
     uid, path = (recipe / "dump" / "raw" / "test" / "wav.scp").read_text().split("\n")[0].split()
     speech, rate = soundfile.read(path)
-    text, tokens, *_ = speech2text(speech)[0]
-    assert rate == 16000 and isinstance(text, str) and isinstance(tokens, list)
-    assert set(text) <= set("ZEROONETWTHRFUIVSXGHN ")  # characters of the token list only
+    assert rate == 16000
+    # The model zoo's downloader unpacks a local zip into its own cache; the zip holds the
+    # LM too, so from_pretrained fuses it (the weight as in conf/decode_lm.yaml)
+    for lm_weight in (0.0, 4.0):
+        speech2text = Speech2Text.from_pretrained(str(packed), ctc_weight=1.0,
+                                                  lm_weight=lm_weight, beam_size=4)  # fmt: skip
+        # loaded from the zip; espnet's beam search drops a scorer of weight 0
+        assert ("lm" in speech2text.beam_search.full_scorers) == (lm_weight > 0)
+        text, tokens, *_ = speech2text(speech)[0]
+        assert isinstance(text, str) and isinstance(tokens, list)
+        assert set(text) <= set("ZEROONETWTHRFUIVSXGHN ")  # characters of the token list only
 
 
 def test_restart_at_stage_7_reuses_training(full_run):

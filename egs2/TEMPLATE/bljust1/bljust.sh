@@ -24,17 +24,22 @@
 #                   global_mvn: --collect_stats over both streams into
 #                   exp/asr_stats_raw_<tag>/train/feats_stats.npz; otherwise skipped
 #                   (said in the log)                                 [--skip_train]
-#   6. training:    espnet_bljust.bin.bljust_train (--resume true) under ${cuda_cmd};
-#                   --ngpu > 1 or --num_nodes > 1 through espnet2.bin.launch
-#                   (exp/asr_<tag>/train.log)                         [--skip_train]
+#   6. training:    with --use_lm true first a token LM on the labeled transcripts only
+#                   (espnet_bljust.utils.text_lm: espnet2's LM task, --lm_config, the
+#                   ASR token list; reused when trained with the same options) into
+#                   exp/lm_<lm_tag>/ (train.log); then espnet_bljust.bin.bljust_train
+#                   (--resume true) under ${cuda_cmd}; --ngpu > 1 or --num_nodes > 1
+#                   through espnet2.bin.launch (exp/asr_<tag>/train.log) [--skip_train]
 #   7. decoding:    espnet2.bin.asr_inference, --inference_nj jobs per test set under
 #                   ${decode_cmd}, once per --inference_config, outputs merged into
-#                   exp/asr_<tag>/<config>_<model>/<test>/1best_recog/ [--skip_eval]
+#                   exp/asr_<tag>/<config>_<model>/<test>/1best_recog/; with --use_lm
+#                   true the LM is fused in every config whose lm_weight is > 0
+#                   (espnet2's default is 1.0)                        [--skip_eval]
 #   8. scoring:     WER/CER per decoding and test set (sclite trn files) into
 #                   exp/asr_<tag>/RESULTS.md, printed                 [--skip_eval]
 #   9. packing:     model card README.md (espnet_bljust.utils.model_card) and
-#                   espnet2.bin.pack zip (model, config, bpe model, stats, RESULTS.md,
-#                   card); then loaded back with espnet_model_zoo + Speech2Text and one
+#                   espnet2.bin.pack zip (model, config, bpe model, stats, LM with
+#                   --use_lm true, RESULTS.md, card); then loaded back with espnet_model_zoo + Speech2Text and one
 #                   test utterance transcribed (exp/asr_<tag>/pack.log) [--skip_packing]
 #  10. upload:      the unpacked zip + card in exp/hf_<name>/, pushed to --hf_repo with
 #                   huggingface_hub (exp/hf_<name>.log)   [--skip_upload_hf, default true];
@@ -68,6 +73,8 @@
 #   separated), --inference_args, --inference_model (default: valid.cer_ctc.best.pth,
 #   else the first of valid.cer_ctc.ave.pth, valid.acc.best.pth, valid.loss.best.pth,
 #   latest.pth that exists), --local_data_opts
+#   --use_lm (false), --lm_config, --lm_args (to espnet2.bin.lm_train), --lm_tag
+#   (default: the config's name and the token tag), --inference_lm (valid.loss.best.pth)
 #   --labeled_set, --unlabeled_set, --valid_set, --test_sets, --strategy
 #   (bljust|just|pt_ft|supervised), --asr_tag (default: the strategy), --expdir (exp),
 #   --dumpdir (dump), --python (python3)
@@ -106,6 +113,11 @@ train_args=
 inference_config=
 inference_args=
 inference_model=
+use_lm=false
+lm_config=
+lm_args=
+lm_tag=
+inference_lm=valid.loss.best.pth
 local_data_opts=
 labeled_set=train_labeled
 unlabeled_set=train_unlabeled
@@ -158,7 +170,11 @@ done
 case "${token_type}" in char|bpe) ;; *) die "--token_type must be char or bpe" ;; esac
 case "${bpemode}" in unigram|bpe) ;; *) die "--bpemode must be unigram or bpe" ;; esac
 case "${strategy}" in bljust|just|pt_ft|supervised) ;; *) die "unknown --strategy ${strategy}" ;; esac
-for flag in skip_data_prep skip_train skip_eval skip_packing skip_upload_hf gpu_inference; do
+if [ "${use_lm}" = true ]; then
+    [ -n "${lm_config}" ] || die "--use_lm true needs --lm_config"
+    [ -f "${lm_config}" ] || die "--lm_config ${lm_config}: no such file"
+fi
+for flag in skip_data_prep skip_train skip_eval skip_packing skip_upload_hf gpu_inference use_lm; do
     case "${!flag}" in true|false) ;; *) die "--${flag} must be true or false" ;; esac
 done
 fs_hz="${fs}"
@@ -181,6 +197,8 @@ token_dir="${data}/token_list/${token_tag}"
 token_list="${token_dir}/tokens.txt"
 bpemodel="${token_dir}/bpe.model"
 stats_dir="${expdir}/asr_stats_raw_${token_tag}"
+[ -n "${lm_tag}" ] || lm_tag="$(basename "${lm_config:-lm}" .yaml)_${token_tag}"
+lm_exp="${expdir}/lm_${lm_tag}"
 stats_file="${stats_dir}/train/feats_stats.npz"
 [ -n "${corpus_name}" ] || corpus_name=$(basename "$(dirname "${PWD}")")
 labeled_sets="${labeled_set} ${valid_set} ${test_sets}"
@@ -312,6 +330,14 @@ inference_tag() {
     local cfg=default
     [ -n "$1" ] && cfg=$(basename "$1" .yaml)
     echo "${cfg}_$(basename "$2" .pth)"
+}
+
+fuses_lm() {
+    # fuses_lm <config or empty>: whether the decoding config's lm_weight is > 0
+    # (absent: espnet2's default, 1.0; --inference_args are not read).
+    ${python} -c 'import sys, yaml
+c = (yaml.safe_load(open(sys.argv[1])) if sys.argv[1] else None) or {}
+sys.exit(0 if float(c.get("lm_weight", 1.0)) > 0 else 1)' "$1"
 }
 
 rotate_log() {
@@ -460,6 +486,22 @@ if run_stage 5 "${skip_train}"; then
 fi
 
 # ------------------------------------------------------------------ 6. training
+if run_stage 6 "${skip_train}" && [ "${use_lm}" = true ]; then
+    # The LM first: minutes at most, and a bad config fails here, not after the ASR run.
+    [ -f "${token_list}" ] || die "stage 6: ${token_list} missing (run stage 4)"
+    lm_opts=(--token_type "${token_type}")
+    [ "${token_type}" = bpe ] && lm_opts+=(--bpemodel "${bpemodel}")
+    log "stage 6: LM (${lm_config}) on the ${labeled_set} transcripts -> ${lm_exp}" \
+        "(log: ${lm_exp}/train.log)"
+    mkdir -p "${lm_exp}"
+    rotate_log "${lm_exp}/train.log"
+    # shellcheck disable=SC2086
+    run_logged "stage 6 (LM training)" "${lm_exp}/train.log" ${train_cmd} -- \
+        ${python} -m espnet_bljust.utils.text_lm --config "${lm_config}" \
+            --train_text "${raw}/${labeled_set}/text" --valid_text "${raw}/${valid_set}/text" \
+            --token_list "${token_list}" "${lm_opts[@]}" --out_dir "${lm_exp}" ${lm_args}
+    log "stage 6: $(grep '^LM: ' "${lm_exp}/train.log" | tail -n 1)"
+fi
 if run_stage 6 "${skip_train}"; then
     train_opts=(--config "${train_config}" --strategy "${strategy}"
                 --output_dir "${asr_exp}" --resume true "${data_opts[@]}")
@@ -512,6 +554,13 @@ if run_stage 7 "${skip_eval}"; then
         tag=$(inference_tag "${cfg}" "${model}")
         cfg_opts=()
         [ -n "${cfg}" ] && cfg_opts=(--config "${cfg}")
+        if [ "${use_lm}" = true ] && fuses_lm "${cfg}"; then
+            [ -e "${lm_exp}/${inference_lm}" ] \
+                || die "stage 7: ${lm_exp}/${inference_lm} missing (run stage 6 with --use_lm true)"
+            cfg_opts+=(--lm_train_config "${lm_exp}/config.yaml"
+                       --lm_file "${lm_exp}/${inference_lm}")
+            log "stage 7: ${cfg:-espnet2 defaults} fuses the LM ${lm_exp}/${inference_lm}"
+        fi
         for t in ${test_sets}; do
             dir="${asr_exp}/${tag}/${t}"
             logdir="${dir}/logdir"
@@ -558,6 +607,8 @@ if run_stage 8 "${skip_eval}"; then
         echo "- model: \`${asr_exp}/${model}\`$( [ -L "${asr_exp}/${model}" ] && echo " (-> $(readlink "${asr_exp}/${model}"))")"
         echo "- train config: \`${train_config}\`, saved config: \`${asr_exp}/config.yaml\`"
         echo "- tokens: ${token_tag} (\`${token_list}\`), fs ${fs_hz} Hz, normalize ${normalize}"
+        [ "${use_lm}" = true ] && echo "- LM: \`${lm_exp}/${inference_lm}\` (\`${lm_config}\`;" \
+            "${labeled_set} transcripts), fused where the decoding config's lm_weight > 0"
         echo "- command: \`${full_command}\`"
         echo
         echo "| decoding | test set | utts | WER (%) | CER (%) |"
@@ -613,6 +664,11 @@ if run_stage 9 "${skip_packing}"; then
     fi
     [ "${token_type}" = bpe ] && pack_opts+=(--option "${bpemodel}")
     [ "${normalize}" = global_mvn ] && pack_opts+=(--option "${stats_file}")
+    if [ "${use_lm}" = true ]; then
+        [ -e "${lm_exp}/${inference_lm}" ] \
+            || die "stage 9: ${lm_exp}/${inference_lm} missing (run stage 6 with --use_lm true)"
+        pack_opts+=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${inference_lm}")
+    fi
     for cfg in "${configs[@]}"; do
         [ -n "${cfg}" ] && pack_opts+=(--option "${cfg}")
     done

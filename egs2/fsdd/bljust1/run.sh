@@ -4,6 +4,9 @@
 # unlabeled; dev = takes 5-9, test = takes 0-4 (the official FSDD test set).
 # The 8 kHz originals are formatted to 16 kHz by bljust.sh (--fs).
 # Other budgets: ./run.sh --local_data_opts "--labeled_takes 5"  (1, 2, 5 -> 60, 120, 300).
+# Test is decoded twice: CTC only (conf/decode.yaml) and CTC + a character LM trained on the
+# labeled transcripts in stage 6 (conf/train_lm.yaml, conf/decode_lm.yaml); --use_lm false
+# skips the LM.
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
@@ -13,7 +16,9 @@ cd "$(dirname "$0")"
     --fs 16000 \
     --token_type char \
     --train_config conf/train.yaml \
-    --inference_config conf/decode.yaml \
+    --inference_config "conf/decode.yaml conf/decode_lm.yaml" \
+    --use_lm true \
+    --lm_config conf/train_lm.yaml \
     --inference_model valid.cer_ctc.ave.pth \
     --labeled_set train_labeled \
     --unlabeled_set train_unlabeled \
