@@ -167,6 +167,7 @@ def render_card(
     hf_repo: Optional[str] = None,
     train_config: Optional[str] = None,
     command: Optional[str] = None,
+    lm_config: Optional[str] = None,
 ) -> str:
     """The model card text (Hugging Face front matter + Markdown).
 
@@ -180,6 +181,7 @@ def render_card(
         hf_repo: the hub repository, for the usage example.
         train_config: the recipe's training config file (for the record).
         command: the recipe command that produced the model.
+        lm_config: the LM training config, where the package holds an LM (a usage note).
     """
     strategy = str(config.get("strategy", "bljust"))
     front = {
@@ -246,6 +248,13 @@ def render_card(
         "text, *_ = speech2text(speech)[0]",
         "```",
         "",
+    ]
+    if lm_config:
+        parts += [f"The package also holds a token LM trained on the labeled transcripts only "
+                  f"(`{lm_config}`); `from_pretrained` loads it, and `lm_weight` > 0 fuses it "
+                  "with the CTC scores (`lm_weight=0.0`, as above, decodes with CTC alone; "
+                  "espnet2's default is 1.0).", ""]  # fmt: skip
+    parts += [
         "## License",
         "",
         f"Model: {model_license}. Data: {data_license}.",
@@ -270,7 +279,7 @@ def write_card(args: argparse.Namespace) -> Path:
     results = results_table(args.results) if args.results else ""
     card = render_card(
         config, results, args.corpus, args.data_license, data_sets, args.model_license,
-        args.lang, args.hf_repo, args.train_config, args.command,
+        args.lang, args.hf_repo, args.train_config, args.command, args.lm_config,
     )  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(card, encoding="utf-8")
@@ -324,6 +333,8 @@ def get_parser() -> argparse.ArgumentParser:
     w.add_argument("--hf_repo", default=None)
     w.add_argument("--train_config", default=None, help="the recipe's training config")
     w.add_argument("--command", default=None, help="the command that made the model")
+    w.add_argument("--lm_config", default=None,
+                   help="the LM's training config, where the package holds an LM")
     for role in ("labeled", "unlabeled", "valid", "test"):
         w.add_argument(f"--{role}", type=Path, action="append", default=[],
                        help=f"{role} data dir (repeatable)")  # fmt: skip

@@ -76,6 +76,8 @@ def test_every_stage_on_real_speech(full_run):
     log = (exp / f"{DECODE}_{MODEL}" / "test" / "logdir" / "asr_inference.1.log").read_text()
     assert "lm_train_lm_char" not in log
     assert "- LM: `exp/lm_train_lm_char/valid.loss.best.pth`" in results
+    card = (exp / "README.md").read_text()
+    assert "token LM trained on the labeled transcripts only (`conf/train_lm.yaml`)" in card
     assert "packed model check: " in done.stdout
 
 

@@ -62,6 +62,14 @@ def test_card_has_method_data_results_config_and_licenses(tmp_path):
     ):  # fmt: skip
         assert needed in card, needed
     assert "- model:" not in card  # only the table of RESULTS.md is taken
+    assert "token LM" not in card  # no --lm_config: no LM note
+
+    main([
+        "write", "--out", str(out), "--asr_config", str(tmp_path / "config.yaml"),
+        "--corpus", "fsdd", "--data_license", "CC BY-SA 4.0", "--lm_config", "conf/train_lm.yaml",
+    ])  # fmt: skip
+    assert "token LM trained on the labeled transcripts only (`conf/train_lm.yaml`)" \
+        in out.read_text()
 
 
 def test_push_without_token_or_offline_is_one_clear_error(tmp_path, monkeypatch, capsys):

@@ -647,6 +647,7 @@ if run_stage 9 "${skip_packing}"; then
     for t in ${test_sets}; do card_opts+=(--test "${raw}/${t}"); done
     [ -f "${results}" ] && card_opts+=(--results "${results}")
     [ -n "${hf_repo}" ] && card_opts+=(--hf_repo "${hf_repo}")
+    [ "${use_lm}" = true ] && card_opts+=(--lm_config "${lm_config}")
     : > "${pack_log}"
     if ! ${python} -m espnet_bljust.utils.model_card write --out "${asr_exp}/README.md" \
             --asr_config "${asr_exp}/config.yaml" --corpus "${corpus_name}" \
