@@ -91,7 +91,7 @@ def test_packed_zip_loads_with_from_pretrained(full_run):
     assert rate == 16000
     # The model zoo's downloader unpacks a local zip into its own cache; the zip holds the
     # LM too, so from_pretrained fuses it (the weight as in conf/decode_lm.yaml)
-    for lm_weight in (0.0, 4.0):
+    for lm_weight in (0.0, 8.0):
         speech2text = Speech2Text.from_pretrained(str(packed), ctc_weight=1.0,
                                                   lm_weight=lm_weight, beam_size=4)  # fmt: skip
         # loaded from the zip; espnet's beam search drops a scorer of weight 0
