@@ -43,6 +43,7 @@ import math
 import multiprocessing
 import os
 import shlex
+import signal
 import statistics
 import sys
 import time
@@ -201,6 +202,12 @@ class ChildRun:
 
     def done(self) -> bool:
         return not self.process.is_alive()
+
+    def stop(self) -> None:
+        """Kill the child if it still runs (the harness is being stopped)."""
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
 
     def result(self, timeout: Optional[float] = None) -> dict:
         """Wait for the child; its result dict (``ok`` False when it died)."""
@@ -872,6 +879,19 @@ def execute(runs: List[dict], args: argparse.Namespace) -> List[dict]:
                 continue
         pending.append((run, "train"))
     active: List = []
+    try:
+        _run_pending(pending, active, args, lm_by_data)
+    finally:  # stopped (Ctrl-C, SIGTERM, an error): no child run outlives the harness
+        for run, kind, child, _ in active:
+            child.stop()
+            print(f"[stopped] {run['strategy']} seed {run['seed']} ({kind}, pid "
+                  f"{child.process.pid}): started again by the next call", flush=True)  # fmt: skip
+    return runs
+
+
+def _run_pending(pending: List, active: List, args: argparse.Namespace,
+                 lm_by_data: Dict[str, dict]) -> None:  # fmt: skip
+    """:func:`execute`'s loop: start children up to ``--jobs``, collect them."""
     while pending or active:
         while pending and len(active) < max(1, args.jobs):
             run, kind = pending.pop(0)
@@ -891,10 +911,11 @@ def execute(runs: List[dict], args: argparse.Namespace) -> List[dict]:
                 target, log = "lm_decode", Path(run["exp"]).parent / f"{name}.lm.log"
             child = ChildRun(f"espnet_bljust.bin.compare_strategies:{target}",
                              kwargs, log, args.threads)  # fmt: skip
+            child.start()
             print(f"[start] {run['strategy']} seed {run['seed']} labeled {run['labeled']} "
                   f"({'training' if kind == 'train' else 'LM decoding'}) -> {run['exp']} "
-                  f"(log {log})", flush=True)  # fmt: skip
-            active.append((run, kind, child.start(), time.monotonic()))
+                  f"(log {log}, pid {child.process.pid})", flush=True)  # fmt: skip
+            active.append((run, kind, child, time.monotonic()))
         time.sleep(0.5)
         now = time.monotonic()
         for item in [a for a in active
@@ -903,7 +924,6 @@ def execute(runs: List[dict], args: argparse.Namespace) -> List[dict]:
             run, kind, child, _ = item
             result = child.result(timeout=None if child.done() else 0)
             (_finish if kind == "train" else _finish_lm)(run, result)
-    return runs
 
 
 def train_lms(runs: List[dict], args: argparse.Namespace) -> Dict[str, dict]:
@@ -932,6 +952,10 @@ def train_lms(runs: List[dict], args: argparse.Namespace) -> Dict[str, dict]:
                              f"see {log}")  # fmt: skip
         decoding[data] = dict(lm=result["value"], weights=weights, beam_size=args.lm_beam_size)
     return decoding
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _finish(run: dict, result: dict) -> None:
@@ -1045,7 +1069,13 @@ def main(cmd: Optional[Sequence[str]] = None) -> Dict[str, Path]:
     runs = plan_runs(args)
     if args.lm_config is not None:
         args.lm_decoding = train_lms(runs, args)
-    execute(runs, args)
+    # SIGTERM (kill, a job scheduler) ends the loop like Ctrl-C does, so that the running
+    # children are stopped too (their forkserver would otherwise keep them going)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        execute(runs, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     paths = write_outputs(runs, args, command)
     print(paths["table"].read_text())
     for name, path in paths.items():

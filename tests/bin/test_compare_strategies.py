@@ -223,3 +223,44 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
     stamp = (exp / "decode_test_lm" / "text").stat().st_mtime_ns
     compare_strategies.main(again)
     assert (exp / "decode_test_lm" / "text").stat().st_mtime_ns == stamp
+
+
+def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
+    """kill (SIGTERM) on the harness stops its running child too: no orphan trains on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [
+        sys.executable, "-m", "espnet_bljust.bin.compare_strategies", "--fsdd", str(fsdd_root),
+        "--out_dir", str(tmp_path / "cmp"), "--strategies", "bljust", "--seeds", "1",
+        "--labeled_takes", "1", "--unlabeled_takes", "1", "--dev_takes", "1", "--test_takes", "1",
+        "--speakers", "george", "--max_epoch", "200", "--num_iters_per_epoch", "4",
+        "--train_args", SMALL_MODEL, "--no_plots",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pid = None
+    for line in proc.stdout:
+        match = re.search(r"^\[start\] .* pid (\d+)\)", line)
+        if match:
+            pid = int(match.group(1))
+            break
+    assert pid is not None, "no [start] line"
+    time.sleep(3)  # the child is training now
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert f"[stopped] bljust seed 1 (train, pid {pid})" in rest
+
+    def running(pid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                return not any(line.startswith("State:") and "Z" in line for line in f)
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running(pid)
