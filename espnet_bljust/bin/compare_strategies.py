@@ -481,6 +481,25 @@ def _scp(path: Path):
     return read_list(path)
 
 
+def decode_and_score(
+    exp: Path, model_file: Path, data_dir: Path, out_text: Path, beam_size: int = 1,
+    lm: Optional[Dict[str, str]] = None, lm_weight: float = 0.0,
+) -> Dict[str, float]:
+    """:func:`decode_ctc`, then scored against ``data_dir/text``: its timing
+    and espnet_bljust.bin.score's {wer, cer, utts, ...} in one dict."""
+    from espnet_bljust.bin.score import score
+
+    timing = decode_ctc(exp, model_file, data_dir, out_text, beam_size, lm, lm_weight)
+    return {**timing, **score(read_text(Path(data_dir) / "text"), read_text(out_text))}
+
+
+def best_checkpoint(exp: Path) -> Path:
+    """The model a run decodes: espnet2's dev-picked valid.cer_ctc.best.pth
+    (latest.pth where the run wrote none)."""
+    best = Path(exp) / "valid.cer_ctc.best.pth"
+    return best if best.exists() else Path(exp) / "latest.pth"
+
+
 def lm_decode(
     exp: str, data: str, lm: Dict[str, str], weights: Sequence[float], beam_size: int = 10,
     average_nbest: int = 1, test_set: str = "test", valid_set: str = "dev",
@@ -494,27 +513,23 @@ def lm_decode(
     ``average_nbest`` > 1, with the n-best average (test_wer_lm_ave,
     test_cer_lm_ave). Test is decoded with one weight only.
     """
-    from espnet_bljust.bin.score import score
-
     exp, data = Path(exp), Path(data)
-    best = exp / "valid.cer_ctc.best.pth"
-    model_file = best if best.exists() else exp / "latest.pth"
-    dev_wer = {}
-    valid_ref = read_text(data / valid_set / "text")
-    for weight in weights:
-        hyp = exp / f"decode_{valid_set}_lm{weight:g}" / "text"
-        decode_ctc(exp, model_file, data / valid_set, hyp, beam_size, lm, weight)
-        dev_wer[f"{weight:g}"] = score(valid_ref, read_text(hyp))["wer"]
+    model_file = best_checkpoint(exp)
+    dev_wer = {
+        f"{weight:g}": decode_and_score(exp, model_file, data / valid_set,
+                                        exp / f"decode_{valid_set}_lm{weight:g}" / "text",
+                                        beam_size, lm, weight)["wer"]
+        for weight in weights
+    }  # fmt: skip
     chosen = min(weights, key=lambda w: (dev_wer[f"{w:g}"], w))
     result = dict(lm_key=lm_key(lm, weights, beam_size), lm_weight=chosen, dev_wer_lm=dev_wer)
-    ref = read_text(data / test_set / "text")
     models = [("", model_file)]
     if average_nbest > 1:
         models.append(("_ave", averaged_checkpoint(exp, average_nbest)))
     for suffix, model in models:
-        hyp = exp / f"decode_{test_set}{suffix}_lm" / "text"
-        decode_ctc(exp, model, data / test_set, hyp, beam_size, lm, chosen)
-        scores = score(ref, read_text(hyp))
+        scores = decode_and_score(exp, model, data / test_set,
+                                  exp / f"decode_{test_set}{suffix}_lm" / "text",
+                                  beam_size, lm, chosen)  # fmt: skip
         result.update({f"test_wer_lm{suffix}": scores["wer"], f"test_cer_lm{suffix}": scores["cer"]})
     return result
 
@@ -542,7 +557,6 @@ def train_and_decode(
     import torch
 
     from espnet_bljust.bin import bljust_train
-    from espnet_bljust.bin.score import score
 
     exp = Path(exp)
     start = time.perf_counter()
@@ -560,22 +574,20 @@ def train_and_decode(
     result["train_loop_s"] = sum(
         e.get("train", {}).get("time", 0.0) for e in result["epochs"].values()
     )
-    best = exp / "valid.cer_ctc.best.pth"
-    result["checkpoint"] = best.name if best.exists() else "latest.pth"
-    model_file = best if best.exists() else exp / "latest.pth"
-    if best.is_symlink():
-        result["checkpoint"] = f"{best.name} -> {os.readlink(best)}"
-    hyp_path = exp / f"decode_{test_set}" / "text"
-    result.update(decode_ctc(exp, model_file, Path(data) / test_set, hyp_path, beam_size))
-    ref = read_text(Path(data) / test_set / "text")
-    scores = score(ref, read_text(hyp_path))
-    result.update(test_wer=scores["wer"], test_cer=scores["cer"], test_utts=scores["utts"])
+    model_file = best_checkpoint(exp)
+    result["checkpoint"] = model_file.name
+    if model_file.is_symlink():
+        result["checkpoint"] = f"{model_file.name} -> {os.readlink(model_file)}"
+    test_dir = Path(data) / test_set
+    scores = decode_and_score(exp, model_file, test_dir, exp / f"decode_{test_set}" / "text",
+                              beam_size)  # fmt: skip
+    result.update(decode_s=scores["decode_s"], audio_s=scores["audio_s"], test_wer=scores["wer"],
+                  test_cer=scores["cer"], test_utts=scores["utts"])  # fmt: skip
     if average_nbest > 1:
         averaged = averaged_checkpoint(exp, average_nbest)
         result["checkpoint_ave"] = averaged.name
-        hyp_path = exp / f"decode_{test_set}_{averaged.stem}" / "text"
-        decode_ctc(exp, averaged, Path(data) / test_set, hyp_path, beam_size)
-        scores = score(ref, read_text(hyp_path))
+        scores = decode_and_score(exp, averaged, test_dir,
+                                  exp / f"decode_{test_set}_{averaged.stem}" / "text", beam_size)
         result.update(test_wer_ave=scores["wer"], test_cer_ave=scores["cer"])
     if lm is not None:
         result.update(lm_decode(str(exp), data, test_set=test_set,
