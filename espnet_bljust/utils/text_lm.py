@@ -96,10 +96,11 @@ def train_text_lm(
 
     Returns {"train_config": out_dir/config.yaml, "model_file":
     out_dir/valid.loss.best.pth} for ``Speech2Text``, and "digest" (of the
-    options and config, so that decodings made with another LM in the same
-    place can be told apart). ``out_dir/lm_train.json`` records the options; a
-    finished LM with the same record is reused, any other content of
-    ``out_dir`` is trained over. ``extra``: more ``espnet2.bin.lm_train``
+    options and inputs, so that decodings made with another LM in the same
+    place can be told apart). ``out_dir/lm_train.json`` records the options
+    and the content hashes of the config, transcripts, token list (and bpe
+    model); a finished LM with the same record is reused, any other content
+    of ``out_dir`` is trained over. ``extra``: more ``espnet2.bin.lm_train``
     options (they override the config).
     """
     from espnet2.tasks.lm import LMTask
@@ -108,7 +109,11 @@ def train_text_lm(
     argv = lm_train_argv(Path(train_text), Path(valid_text), Path(token_list), out,
                          Path(config), token_type,
                          Path(bpemodel) if bpemodel else None, extra)  # fmt: skip
-    record = dict(argv=argv, config=Path(config).read_text(encoding="utf-8"))
+    # what the LM is made of, not only where it was read: a reused path with other
+    # transcripts (another labeled split) or tokens trains again
+    inputs = [config, train_text, valid_text, token_list] + ([bpemodel] if bpemodel else [])
+    record = dict(argv=argv, inputs={
+        str(f): hashlib.sha1(Path(f).read_bytes()).hexdigest() for f in inputs})
     stamp = out / "lm_train.json"
     digest = hashlib.sha1(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
     done = dict(train_config=str(out / "config.yaml"), model_file=str(out / MODEL_NAME),

@@ -54,3 +54,13 @@ def test_lm_on_the_labeled_digits_prefers_digit_words(fsdd_small, tmp_path):
     stamp = tmp_path / "lm" / "lm_train.json"
     before = stamp.stat().st_mtime_ns
     assert train_text_lm(**kwargs) == done and stamp.stat().st_mtime_ns == before
+    # the same paths with other transcripts: trained again, not reused (2 epochs suffice here)
+    text = tmp_path / "labeled_text"
+    text.write_text((fsdd_small / "train_labeled" / "text").read_text())
+    short = {**kwargs, "train_text": str(text), "extra": ["--max_epoch", "2"]}
+    first = train_text_lm(**short)
+    before = stamp.stat().st_mtime_ns
+    text.write_text("".join(line for line in text.read_text().splitlines(keepends=True)
+                            if not line.split()[1] == "SEVEN"))  # fmt: skip
+    second = train_text_lm(**short)
+    assert second["digest"] != first["digest"] and stamp.stat().st_mtime_ns != before
