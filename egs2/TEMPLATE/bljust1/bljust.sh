@@ -39,8 +39,9 @@
 #                   exp/asr_<tag>/RESULTS.md, printed                 [--skip_eval]
 #   9. packing:     model card README.md (espnet_bljust.utils.model_card) and
 #                   espnet2.bin.pack zip (model, config, bpe model, stats, LM with
-#                   --use_lm true, RESULTS.md, card); then loaded back with espnet_model_zoo + Speech2Text and one
-#                   test utterance transcribed (exp/asr_<tag>/pack.log) [--skip_packing]
+#                   --use_lm true, RESULTS.md, card); then loaded back with
+#                   espnet_model_zoo + Speech2Text and one test utterance transcribed
+#                   (exp/asr_<tag>/pack.log)                          [--skip_packing]
 #  10. upload:      the unpacked zip + card in exp/hf_<name>/, pushed to --hf_repo with
 #                   huggingface_hub (exp/hf_<name>.log)   [--skip_upload_hf, default true];
 #                   offline (HF_HUB_OFFLINE, no connection) the push is skipped with a note
@@ -199,6 +200,8 @@ bpemodel="${token_dir}/bpe.model"
 stats_dir="${expdir}/asr_stats_raw_${token_tag}"
 [ -n "${lm_tag}" ] || lm_tag="$(basename "${lm_config:-lm}" .yaml)_${token_tag}"
 lm_exp="${expdir}/lm_${lm_tag}"
+# The trained LM, as asr_inference and pack take it (stages 7 and 9).
+lm_model_opts=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${inference_lm}")
 stats_file="${stats_dir}/train/feats_stats.npz"
 [ -n "${corpus_name}" ] || corpus_name=$(basename "$(dirname "${PWD}")")
 labeled_sets="${labeled_set} ${valid_set} ${test_sets}"
@@ -330,6 +333,12 @@ inference_tag() {
     local cfg=default
     [ -n "$1" ] && cfg=$(basename "$1" .yaml)
     echo "${cfg}_$(basename "$2" .pth)"
+}
+
+require_lm() {
+    # require_lm <stage>: die naming the stage where stage 6 has not trained the LM.
+    [ -e "${lm_exp}/${inference_lm}" ] \
+        || die "stage $1: ${lm_exp}/${inference_lm} missing (run stage 6 with --use_lm true)"
 }
 
 fuses_lm() {
@@ -555,10 +564,8 @@ if run_stage 7 "${skip_eval}"; then
         cfg_opts=()
         [ -n "${cfg}" ] && cfg_opts=(--config "${cfg}")
         if [ "${use_lm}" = true ] && fuses_lm "${cfg}"; then
-            [ -e "${lm_exp}/${inference_lm}" ] \
-                || die "stage 7: ${lm_exp}/${inference_lm} missing (run stage 6 with --use_lm true)"
-            cfg_opts+=(--lm_train_config "${lm_exp}/config.yaml"
-                       --lm_file "${lm_exp}/${inference_lm}")
+            require_lm 7
+            cfg_opts+=("${lm_model_opts[@]}")
             log "stage 7: ${cfg:-espnet2 defaults} fuses the LM ${lm_exp}/${inference_lm}"
         fi
         for t in ${test_sets}; do
@@ -666,9 +673,8 @@ if run_stage 9 "${skip_packing}"; then
     [ "${token_type}" = bpe ] && pack_opts+=(--option "${bpemodel}")
     [ "${normalize}" = global_mvn ] && pack_opts+=(--option "${stats_file}")
     if [ "${use_lm}" = true ]; then
-        [ -e "${lm_exp}/${inference_lm}" ] \
-            || die "stage 9: ${lm_exp}/${inference_lm} missing (run stage 6 with --use_lm true)"
-        pack_opts+=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${inference_lm}")
+        require_lm 9
+        pack_opts+=("${lm_model_opts[@]}")
     fi
     for cfg in "${configs[@]}"; do
         [ -n "${cfg}" ] && pack_opts+=(--option "${cfg}")
