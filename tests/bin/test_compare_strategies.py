@@ -14,6 +14,7 @@ from espnet_bljust.bin.compare_strategies import (
     goal_lines,
     mean_std,
     paired_difference,
+    planned_steps,
     results_table,
     strategy_argv,
 )
@@ -33,6 +34,25 @@ def test_strategy_phases_share_one_plan():
     assert bl[bl.index("--exploration_len") + 1] == "20"
     assert bl[bl.index("--finetune_len") + 1] == "10"
     assert bl[bl.index("--lower_steps_per_upper") + 1] == "2"
+
+
+def test_costliest_run_of_a_seed_starts_first(fsdd_root, tmp_path):
+    """bljust takes a lower step beside each joint upper step; the plan starts
+    it first within each seed (seed-major still: a stopped comparison holds
+    whole seeds), so that runs at --jobs 2 end close together."""
+    from espnet_bljust.utils.fsdd_split import make_fsdd_split
+
+    assert planned_steps("supervised", 100, 0.2, 0.1) == 100
+    assert planned_steps("just", 100, 0.2, 0.1) == 100
+    assert planned_steps("bljust", 100, 0.2, 0.1) == 170
+    assert planned_steps("bljust", 100, 0.2, 0.0, lower_steps_per_upper=2) == 260
+    make_fsdd_split(fsdd_root, tmp_path / "src", 1, 1, 1, 1, speakers=["george"])
+    args = compare_strategies.get_parser().parse_args([
+        "--data_dir", str(tmp_path / "src"), "--out_dir", str(tmp_path / "cmp"),
+        "--strategies", "supervised pt_ft just bljust", "--seeds", "1 2"])  # fmt: skip
+    order = [(run["seed"], run["strategy"]) for run in compare_strategies.plan_runs(args)]
+    assert order == [(1, "bljust"), (1, "supervised"), (1, "pt_ft"), (1, "just"),
+                     (2, "bljust"), (2, "supervised"), (2, "pt_ft"), (2, "just")]
 
 
 def test_mean_std_over_seeds():
