@@ -16,9 +16,11 @@ test are the official FSDD takes 5-9 and 0-4), every strategy and every seed:
 3. decode test with espnet2's ``Speech2Text`` (CTC, ``--beam_size`` 1 =
    greedy-like, ``ctc_weight`` 1) and score WER/CER;
 4. with ``--lm_config``: train one espnet2 LM per split on its labeled
-   transcripts (:mod:`espnet_bljust.utils.text_lm`), decode dev once per
-   ``--lm_weights`` with CTC + LM (beam ``--lm_beam_size``), and test with
-   the weight of the lowest dev WER. A finished run is reused and only
+   transcripts (:mod:`espnet_bljust.utils.text_lm`; a job beside the first
+   training runs), decode dev once per
+   ``--lm_weights`` with CTC + LM (beam ``--lm_beam_size``; the grid
+   doubled on dev up to ``--lm_weight_max`` while its largest weight is
+   the best), and test with the weight of the lowest dev WER. A finished run is reused and only
    decoded with the LM.
 
 Each run is a fresh process (forked from a server that imported the training
@@ -50,7 +52,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 STRATEGY_ORDER = ("supervised", "pt_ft", "just", "bljust")
 REPO = Path(__file__).resolve().parents[2]
@@ -518,26 +520,30 @@ def best_checkpoint(exp: Path) -> Path:
 def lm_decode(
     exp: str, data: str, lm: Dict[str, str], weights: Sequence[float], beam_size: int = 10,
     average_nbest: int = 1, test_set: str = "test", valid_set: str = "dev",
+    max_weight: Optional[float] = None,
 ) -> dict:
     """Decode one trained run again with the LM fused; the weight picked on dev.
 
     The best dev checkpoint decodes ``valid_set`` once per weight in
-    ``weights`` (CTC + ``weight`` x LM, beam ``beam_size``); the weight with
-    the lowest dev WER (ties: the smaller weight) then decodes ``test_set``
-    with that checkpoint (test_wer_lm, test_cer_lm) and, with
+    ``weights`` (CTC + ``weight`` x LM, beam ``beam_size``); while the lowest
+    dev WER is at the largest weight tried and twice that is no more than
+    ``max_weight``, the grid grows by that doubled weight (dev only). The
+    weight with the lowest dev WER (ties: the smaller weight) then decodes
+    ``test_set`` with that checkpoint (test_wer_lm, test_cer_lm) and, with
     ``average_nbest`` > 1, with the n-best average (test_wer_lm_ave,
     test_cer_lm_ave). Test is decoded with one weight only.
     """
     exp, data = Path(exp), Path(data)
     model_file = best_checkpoint(exp)
-    dev_wer = {
-        f"{weight:g}": decode_and_score(exp, model_file, data / valid_set,
-                                        exp / f"decode_{valid_set}_lm{weight:g}" / "text",
-                                        beam_size, lm, weight)["wer"]
-        for weight in weights
-    }  # fmt: skip
-    chosen = min(weights, key=lambda w: (dev_wer[f"{w:g}"], w))
-    result = dict(lm_key=lm_key(lm, weights, beam_size), lm_weight=chosen, dev_wer_lm=dev_wer)
+
+    def dev_wer_of(weight: float) -> float:
+        return decode_and_score(exp, model_file, data / valid_set,
+                                exp / f"decode_{valid_set}_lm{weight:g}" / "text",
+                                beam_size, lm, weight)["wer"]  # fmt: skip
+
+    chosen, dev_wer = pick_lm_weight(dev_wer_of, weights, max_weight)
+    result = dict(lm_key=lm_key(lm, weights, beam_size, max_weight), lm_weight=chosen,
+                  dev_wer_lm=dev_wer)  # fmt: skip
     models = [("", model_file)]
     if average_nbest > 1:
         models.append(("_ave", averaged_checkpoint(exp, average_nbest)))
@@ -549,25 +555,49 @@ def lm_decode(
     return result
 
 
-def lm_key(lm: Dict[str, str], weights: Sequence[float], beam_size: int) -> str:
+def pick_lm_weight(
+    dev_wer_of: Callable[[float], float], weights: Sequence[float],
+    max_weight: Optional[float] = None,
+) -> Tuple[float, Dict[str, float]]:
+    """The LM weight with the lowest ``dev_wer_of(weight)`` (ties: the smaller).
+
+    Every weight of ``weights`` is scored; while the best is the largest
+    scored and twice it is no more than ``max_weight``, twice it is scored
+    too. Returns (chosen weight, {"<weight>": score} of every weight scored).
+    """
+    tried = sorted(set(float(w) for w in weights))
+    scores = {f"{w:g}": dev_wer_of(w) for w in tried}
+
+    def best() -> float:
+        return min(tried, key=lambda w: (scores[f"{w:g}"], w))
+
+    while max_weight is not None and best() == tried[-1] and 2 * tried[-1] <= max_weight:
+        tried.append(2 * tried[-1])
+        scores[f"{tried[-1]:g}"] = dev_wer_of(tried[-1])
+    return best(), scores
+
+
+def lm_key(lm: Dict[str, str], weights: Sequence[float], beam_size: int,
+           max_weight: Optional[float] = None) -> str:  # fmt: skip
     """What an LM decoding of a run depends on (a reused run with another key
     is decoded again)."""
-    return json.dumps(dict(lm=lm, weights=[float(w) for w in weights], beam_size=beam_size),
-                      sort_keys=True)
+    key = dict(lm=lm, weights=[float(w) for w in weights], beam_size=beam_size)
+    if max_weight is not None:
+        key["max_weight"] = float(max_weight)
+    return json.dumps(key, sort_keys=True)
 
 
 def train_and_decode(
     argv: List[str], exp: str, data: str, test_set: str = "test", beam_size: int = 1,
-    average_nbest: int = 1, lm: Optional[dict] = None,
+    average_nbest: int = 1,
 ) -> dict:
     """Child job of one run: train, measure, pick on dev, decode and score test.
 
     test_wer/test_cer score the single best dev checkpoint; with
     ``average_nbest`` > 1 (and the run trained with ``--keep_nbest_models``
     that large) test_wer_ave/test_cer_ave score espnet2's average of the
-    ``average_nbest`` best dev checkpoints as well. ``lm``: the keyword
-    arguments of :func:`lm_decode` but the run's own (lm, weights,
-    beam_size): the run is then decoded with the LM too.
+    ``average_nbest`` best dev checkpoints as well. (Decoding with an LM:
+    :func:`lm_decode`, the harness's next job for the run.)
     """
     import torch
 
@@ -604,9 +634,6 @@ def train_and_decode(
         scores = decode_and_score(exp, averaged, test_dir,
                                   exp / f"decode_{test_set}_{averaged.stem}" / "text", beam_size)
         result.update(test_wer_ave=scores["wer"], test_cer_ave=scores["cer"])
-    if lm is not None:
-        result.update(lm_decode(str(exp), data, test_set=test_set,
-                                average_nbest=average_nbest, **lm))  # fmt: skip
     return result
 
 
@@ -832,6 +859,9 @@ def get_parser() -> argparse.ArgumentParser:
                         "e.g. egs2/fsdd/bljust1/conf/train_lm.yaml")
     parser.add_argument("--lm_weights", default="0.5 1 2 4",
                         help="LM weights tried on dev per run (the best dev WER decodes test)")
+    parser.add_argument("--lm_weight_max", type=float, default=None,
+                        help="while a run's best dev weight is the largest tried, try twice "
+                        "that on dev too, up to this (default: the --lm_weights grid only)")
     parser.add_argument("--lm_beam_size", type=int, default=10,
                         help="beam of the decoding with the LM")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
@@ -887,102 +917,144 @@ def plan_runs(args: argparse.Namespace) -> List[dict]:
     return runs
 
 
-def execute(runs: List[dict], args: argparse.Namespace) -> List[dict]:
+def execute(runs: List[dict], args: argparse.Namespace,
+            lm_plan: Optional[Dict[str, dict]] = None) -> List[dict]:  # fmt: skip
     """Run (or reuse) every planned run, ``--jobs`` at a time; results in place.
 
-    ``args.lm_decoding`` (set by :func:`main` from ``--lm_config``): {data dir:
-    {lm, weights, beam_size}}; every run on that data is decoded with the LM
-    too, and a reused run that has no LM decoding with these options gets only
-    that.
+    ``lm_plan`` (:func:`plan_lms`, from ``--lm_config``): {data dir: the LM to
+    train on it}. The LMs are trained first, as jobs beside the first runs
+    (they take a minute, a run several); every run on that data is then
+    decoded with its LM in a job of its own once both are done, and a reused
+    run that has no LM decoding with these options gets only that.
     """
-    lm_by_data = getattr(args, "lm_decoding", None) or {}
-    pending = []
+    lm_plan = lm_plan or {}
+    pending: List[tuple] = [(data, "lm_train") for data in lm_plan]
     for run in runs:
-        lm = lm_by_data.get(run["data"])
         saved = Path(run["exp"]) / "run.json"
         if not args.rerun and saved.exists():
             old = json.loads(saved.read_text())
             if old.get("argv") == run["argv"] and old.get("ok"):
                 run.update(old)
                 print(f"[reuse] {run['exp']}", flush=True)
-                if lm is not None and run.get("lm_key") != lm_key(**lm):
+                if run["data"] in lm_plan:
                     pending.append((run, "lm"))
                 continue
         pending.append((run, "train"))
     active: List = []
     try:
-        _run_pending(pending, active, args, lm_by_data)
+        _run_pending(pending, active, args, lm_plan, {})
     finally:  # stopped (Ctrl-C, SIGTERM, an error): no child run outlives the harness
-        for run, kind, child, _ in active:
+        for item, kind, child, _ in active:
             child.stop()
-            print(f"[stopped] {run['strategy']} seed {run['seed']} ({kind}, pid "
-                  f"{child.process.pid}): started again by the next call", flush=True)  # fmt: skip
+            what = (f"LM on {item}" if kind == "lm_train"
+                    else f"{item['strategy']} seed {item['seed']}")  # fmt: skip
+            print(f"[stopped] {what} ({kind}, pid {child.process.pid}): started again by the "
+                  "next call", flush=True)  # fmt: skip
     return runs
 
 
 def _run_pending(pending: List, active: List, args: argparse.Namespace,
-                 lm_by_data: Dict[str, dict]) -> None:  # fmt: skip
-    """:func:`execute`'s loop: start children up to ``--jobs``, collect them."""
-    while pending or active:
-        while pending and len(active) < max(1, args.jobs):
-            run, kind = pending.pop(0)
-            name, lm = Path(run["exp"]).name, lm_by_data.get(run["data"])
-            if kind == "train":
-                if Path(run["exp"]).exists():  # a half run from before: start clean
-                    import shutil
+                 lm_plan: Dict[str, dict], lm_by_data: Dict[str, dict]) -> None:  # fmt: skip
+    """:func:`execute`'s loop: start children up to ``--jobs``, collect them.
 
-                    shutil.rmtree(run["exp"])
-                kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
-                              beam_size=args.beam_size, average_nbest=args.average_nbest,
-                              lm=lm)  # fmt: skip
-                target, log = "train_and_decode", Path(run["exp"]).parent / f"{name}.log"
-            else:
-                kwargs = dict(exp=run["exp"], data=run["data"],
-                              average_nbest=args.average_nbest, **lm)  # fmt: skip
-                target, log = "lm_decode", Path(run["exp"]).parent / f"{name}.lm.log"
-            child = ChildRun(f"espnet_bljust.bin.compare_strategies:{target}",
-                             kwargs, log, args.threads)  # fmt: skip
-            child.start()
-            print(f"[start] {run['strategy']} seed {run['seed']} labeled {run['labeled']} "
-                  f"({'training' if kind == 'train' else 'LM decoding'}) -> {run['exp']} "
-                  f"(log {log}, pid {child.process.pid})", flush=True)  # fmt: skip
-            active.append((run, kind, child, time.monotonic()))
+    ``pending``: (run, "train" | "lm") or (data dir, "lm_train"); an "lm" job
+    waits for its data's LM (``lm_by_data``, filled as the LMs finish)."""
+    while pending or active:
+        while len(active) < max(1, args.jobs):
+            ready = [p for p in pending if p[1] != "lm" or p[0]["data"] in lm_by_data]
+            if not ready:
+                break
+            pending.remove(ready[0])
+            child = _start(*ready[0], args, lm_plan, lm_by_data)
+            if child is not None:
+                active.append((*ready[0], child, time.monotonic()))
         time.sleep(0.5)
         now = time.monotonic()
-        for item in [a for a in active
-                     if a[2].done() or (args.timeout and now - a[3] > args.timeout)]:  # fmt: skip
-            active.remove(item)
-            run, kind, child, _ = item
+        for entry in [a for a in active
+                      if a[2].done() or (args.timeout and now - a[3] > args.timeout)]:  # fmt: skip
+            active.remove(entry)
+            item, kind, child, _ = entry
             result = child.result(timeout=None if child.done() else 0)
-            (_finish if kind == "train" else _finish_lm)(run, result)
+            if kind == "lm_train":
+                lm_by_data[item] = _finish_lm_train(item, result, lm_plan[item])
+            elif kind == "train":
+                _finish(item, result)
+                if item["ok"] and item["data"] in lm_plan:  # next: its LM decoding
+                    pending.insert(0, (item, "lm"))
+            else:
+                _finish_lm(item, result)
 
 
-def train_lms(runs: List[dict], args: argparse.Namespace) -> Dict[str, dict]:
+def _start(item, kind: str, args: argparse.Namespace, lm_plan: Dict[str, dict],
+           lm_by_data: Dict[str, dict]) -> Optional[ChildRun]:  # fmt: skip
+    """The child process of one pending job, started; None when an "lm" job
+    finds the run already decoded with this LM and these options."""
+    if kind == "lm_train":
+        plan = lm_plan[item]
+        child = ChildRun("espnet_bljust.utils.text_lm:train_text_lm", plan["kwargs"],
+                         plan["log"], args.threads).start()  # fmt: skip
+        print(f"[lm] training {plan['kwargs']['config']} on {plan['kwargs']['train_text']} -> "
+              f"{plan['kwargs']['out_dir']} (log {plan['log']}, pid {child.process.pid})",
+              flush=True)  # fmt: skip
+        return child
+    run, name = item, Path(item["exp"]).name
+    if kind == "train":
+        if Path(run["exp"]).exists():  # a half run from before: start clean
+            import shutil
+
+            shutil.rmtree(run["exp"])
+        kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
+                      beam_size=args.beam_size, average_nbest=args.average_nbest)  # fmt: skip
+        target, log = "train_and_decode", Path(run["exp"]).parent / f"{name}.log"
+    else:
+        lm = lm_by_data[run["data"]]
+        if run.get("lm_key") == lm_key(**lm):
+            print(f"[reuse] {run['exp']}: decoded with this LM before", flush=True)
+            return None
+        kwargs = dict(exp=run["exp"], data=run["data"], average_nbest=args.average_nbest, **lm)
+        target, log = "lm_decode", Path(run["exp"]).parent / f"{name}.lm.log"
+    child = ChildRun(f"espnet_bljust.bin.compare_strategies:{target}", kwargs, log,
+                     args.threads).start()  # fmt: skip
+    print(f"[start] {run['strategy']} seed {run['seed']} labeled {run['labeled']} "
+          f"({'training' if kind == 'train' else 'LM decoding'}) -> {run['exp']} "
+          f"(log {log}, pid {child.process.pid})", flush=True)  # fmt: skip
+    return child
+
+
+def plan_lms(runs: List[dict], args: argparse.Namespace) -> Dict[str, dict]:
     """One LM per split (``--lm_config`` on its train_labeled transcripts,
-    dev transcripts for validation, the split's token list), trained in a
-    child process into ``<out_dir>/lm_<split>/`` (reused when trained with the
-    same options). Returns {data dir: {lm, weights, beam_size}} for
-    :func:`execute`."""
+    dev transcripts for validation, the split's token list), to be trained in
+    a child process into ``<out_dir>/lm_<split>/`` (reused when trained with
+    the same options and contents). Returns {data dir: {kwargs (of
+    :func:`~espnet_bljust.utils.text_lm.train_text_lm`), log, weights,
+    beam_size}} for :func:`execute`."""
     weights = [float(w) for w in args.lm_weights.split()]
     if not weights or any(w <= 0 for w in weights):
         raise SystemExit(f"compare_strategies: --lm_weights {args.lm_weights!r}: "
                          "give one or more weights > 0")  # fmt: skip
-    decoding = {}
+    plan = {}
     for data in sorted({run["data"] for run in runs}):
-        out = args.out_dir / f"lm_{Path(data).name}"
         kwargs = dict(train_text=str(Path(data) / "train_labeled" / "text"),
                       valid_text=str(Path(data) / "dev" / "text"),
-                      token_list=str(Path(data) / "tokens.txt"), out_dir=str(out),
+                      token_list=str(Path(data) / "tokens.txt"),
+                      out_dir=str(args.out_dir / f"lm_{Path(data).name}"),
                       config=str(args.lm_config))  # fmt: skip
-        log = args.out_dir / f"lm_{Path(data).name}.log"
-        print(f"[lm] training {args.lm_config} on {kwargs['train_text']} -> {out} (log {log})",
-              flush=True)  # fmt: skip
-        result = run_child("espnet_bljust.utils.text_lm:train_text_lm", kwargs, log, args.threads)
-        if not result.get("ok"):
-            raise SystemExit(f"compare_strategies: LM training failed ({result.get('error')}); "
-                             f"see {log}")  # fmt: skip
-        decoding[data] = dict(lm=result["value"], weights=weights, beam_size=args.lm_beam_size)
-    return decoding
+        plan[data] = dict(kwargs=kwargs, log=args.out_dir / f"lm_{Path(data).name}.log",
+                          weights=weights, beam_size=args.lm_beam_size,
+                          max_weight=args.lm_weight_max)  # fmt: skip
+    return plan
+
+
+def _finish_lm_train(data: str, result: dict, plan: dict) -> dict:
+    """The LM decoding options of ``data`` (lm, weights, beam_size) once its
+    LM is trained; a failed LM stops the comparison (its runs would all be
+    decoded without it)."""
+    if not result.get("ok"):
+        raise SystemExit(f"compare_strategies: LM training failed ({result.get('error')}); "
+                         f"see {plan['log']}")  # fmt: skip
+    print(f"[lm] trained: {result['value']['model_file']}", flush=True)
+    return dict(lm=result["value"], weights=plan["weights"], beam_size=plan["beam_size"],
+                max_weight=plan["max_weight"])
 
 
 def _exit_on_sigterm(signum, frame):
@@ -1098,13 +1170,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> Dict[str, Path]:
     )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     runs = plan_runs(args)
-    if args.lm_config is not None:
-        args.lm_decoding = train_lms(runs, args)
+    lm_plan = plan_lms(runs, args) if args.lm_config is not None else None
     # SIGTERM (kill, a job scheduler) ends the loop like Ctrl-C does, so that the running
     # children are stopped too (their forkserver would otherwise keep them going)
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        execute(runs, args)
+        execute(runs, args, lm_plan)
     finally:
         signal.signal(signal.SIGTERM, previous)
     paths = write_outputs(runs, args, command)

@@ -14,6 +14,7 @@ from espnet_bljust.bin.compare_strategies import (
     goal_lines,
     mean_std,
     paired_difference,
+    pick_lm_weight,
     planned_steps,
     results_table,
     strategy_argv,
@@ -53,6 +54,31 @@ def test_costliest_run_of_a_seed_starts_first(fsdd_root, tmp_path):
     order = [(run["seed"], run["strategy"]) for run in compare_strategies.plan_runs(args)]
     assert order == [(1, "bljust"), (1, "supervised"), (1, "pt_ft"), (1, "just"),
                      (2, "bljust"), (2, "supervised"), (2, "pt_ft"), (2, "just")]
+
+
+def test_lm_weight_grid_grows_on_dev_only_while_its_edge_wins():
+    def dev_wer(weight):  # best at 16, flat beyond
+        return {0.5: 30.0, 1: 20.0, 2: 12.0, 4: 10.0, 8: 9.0, 16: 8.0}.get(weight, 8.0)
+
+    scored = []
+
+    def counted(weight):
+        scored.append(weight)
+        return dev_wer(weight)
+
+    assert pick_lm_weight(counted, [1, 2, 4, 8]) == (8, {"1": 20.0, "2": 12.0, "4": 10.0,
+                                                         "8": 9.0})  # fmt: skip
+    chosen, scores = pick_lm_weight(dev_wer, [1, 2, 4, 8], max_weight=64)
+    assert chosen == 16 and list(scores) == ["1", "2", "4", "8", "16", "32"]  # 32 ties: smaller
+    scored.clear()
+    assert pick_lm_weight(counted, [1, 2, 4, 8], max_weight=12)[0] == 8  # 16 > the cap
+    assert scored == [1, 2, 4, 8]
+    # the best inside the grid: nothing more is scored
+    assert pick_lm_weight(lambda w: abs(w - 2), [4, 1, 2], max_weight=64) == (
+        2, {"1": 1.0, "2": 0.0, "4": 2.0})
+    scored.clear()
+    assert pick_lm_weight(counted, [0.5, 1, 2], max_weight=64)[0] == 16
+    assert scored == [0.5, 1, 2, 4, 8, 16, 32]
 
 
 def test_mean_std_over_seeds():
@@ -215,25 +241,33 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
     assert len(hyps.read_text().splitlines()) == 10
     assert f"Strategy comparison on {src}" in paths["results"].read_text()
 
-    # --lm_config on the finished run: an LM on the 10 labeled transcripts, the run reused
-    # and decoded again with CTC + LM, the weight picked on dev
+    # --lm_config on the finished run and a new one: an LM on the 10 labeled transcripts
+    # (trained beside the new run, --jobs 2); the finished run reused and decoded again with
+    # CTC + LM, the new one trained and then decoded both ways; the weight picked on dev
     lm_config = compare_strategies.REPO / "egs2" / "fsdd" / "bljust1" / "conf" / "train_lm.yaml"
     again = [
         "--data_dir", str(src), "--out_dir", str(tmp_path / "cmp"),
-        "--strategies", "pt_ft", "--seeds", "1", "--max_epoch", "2",
+        "--strategies", "supervised pt_ft", "--seeds", "1", "--max_epoch", "2",
         "--num_iters_per_epoch", "3", "--train_args", SMALL_MODEL, "--timeout", "300",
-        "--no_plots", "--average_nbest", "2",
+        "--no_plots", "--average_nbest", "2", "--jobs", "2",
         "--lm_config", str(lm_config), "--lm_weights", "0.5 1", "--lm_beam_size", "4",
+        "--lm_weight_max", "2",
     ]  # fmt: skip
     paths = compare_strategies.main(again)
-    (lm_run,) = json.loads(paths["json"].read_text())
+    new_run, lm_run = json.loads(paths["json"].read_text())
+    assert (new_run["strategy"], lm_run["strategy"]) == ("supervised", "pt_ft")
     assert lm_run["test_wer"] == run["test_wer"]  # reused, not retrained
-    assert lm_run["lm_weight"] in (0.5, 1.0) and set(lm_run["dev_wer_lm"]) == {"0.5", "1"}
-    assert lm_run["lm_weight"] == min((0.5, 1.0), key=lambda w: (lm_run["dev_wer_lm"][f"{w:g}"], w))
-    assert 0 <= lm_run["test_wer_lm"] <= 100 and 0 <= lm_run["test_wer_lm_ave"] <= 100
-    exp = tmp_path / "cmp" / "l10" / "pt_ft_seed1"
-    for sub in ("decode_test_lm", "decode_test_ave_lm", "decode_dev_lm0.5", "decode_dev_lm1"):
-        assert len((exp / sub / "text").read_text().splitlines()) == 10, sub
+    for one in (new_run, lm_run):
+        # 2 is tried on dev only where 1 beat 0.5 (the grid's edge won; --lm_weight_max 2)
+        scored = one["dev_wer_lm"]
+        grown = scored["1"] < scored["0.5"]
+        assert set(scored) == ({"0.5", "1", "2"} if grown else {"0.5", "1"})
+        assert one["lm_weight"] == min(map(float, scored), key=lambda w: (scored[f"{w:g}"], w))
+        assert 0 <= one["test_wer_lm"] <= 100 and 0 <= one["test_wer_lm_ave"] <= 100
+        exp = tmp_path / "cmp" / "l10" / f"{one['strategy']}_seed1"
+        dev_dirs = [f"decode_dev_lm{w}" for w in scored]
+        for sub in ["decode_test_lm", "decode_test_ave_lm"] + dev_dirs:
+            assert len((exp / sub / "text").read_text().splitlines()) == 10, sub
     table = paths["table"].read_text()
     assert "| test WER, LM (%) | test CER, LM (%) | test WER, LM, n-best average (%) " \
         "| LM weight (dev) |" in table
@@ -246,7 +280,8 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
 
 
 def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
-    """kill (SIGTERM) on the harness stops its running child too: no orphan trains on."""
+    """kill (SIGTERM) on the harness stops its running children too (a run and the LM
+    training beside it): no orphan trains on."""
     import signal
     import subprocess
     import sys
@@ -257,21 +292,25 @@ def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
         "--out_dir", str(tmp_path / "cmp"), "--strategies", "bljust", "--seeds", "1",
         "--labeled_takes", "1", "--unlabeled_takes", "1", "--dev_takes", "1", "--test_takes", "1",
         "--speakers", "george", "--max_epoch", "200", "--num_iters_per_epoch", "4",
-        "--train_args", SMALL_MODEL, "--no_plots",
+        "--train_args", SMALL_MODEL, "--no_plots", "--jobs", "2", "--lm_config",
+        str(compare_strategies.REPO / "egs2" / "fsdd" / "bljust1" / "conf" / "train_lm.yaml"),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pid = None
+    lm_pid = pid = None
     for line in proc.stdout:
-        match = re.search(r"^\[start\] .* pid (\d+)\)", line)
-        if match:
-            pid = int(match.group(1))
+        match = re.search(r"^\[(start|lm)\] .* pid (\d+)\)", line)
+        if match and match.group(1) == "lm":
+            lm_pid = int(match.group(2))  # the LM trains beside the run
+        elif match:
+            pid = int(match.group(2))
             break
-    assert pid is not None, "no [start] line"
-    time.sleep(3)  # the child is training now
+    assert lm_pid is not None and pid is not None, "no [lm] and [start] lines"
+    time.sleep(3)  # the children are training now (the LM takes ~1 min)
     proc.send_signal(signal.SIGTERM)
     rest = proc.stdout.read()
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert f"[stopped] bljust seed 1 (train, pid {pid})" in rest
+    assert f"(lm_train, pid {lm_pid})" in rest
 
     def running(pid):
         try:
@@ -281,6 +320,6 @@ def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
             return False
 
     deadline = time.monotonic() + 10
-    while running(pid) and time.monotonic() < deadline:
+    while (running(pid) or running(lm_pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not running(pid)
+    assert not running(pid) and not running(lm_pid)
