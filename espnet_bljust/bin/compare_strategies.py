@@ -520,7 +520,7 @@ def best_checkpoint(exp: Path) -> Path:
 def lm_decode(
     exp: str, data: str, lm: Dict[str, str], weights: Sequence[float], beam_size: int = 10,
     average_nbest: int = 1, test_set: str = "test", valid_set: str = "dev",
-    max_weight: Optional[float] = None,
+    max_weight: Optional[float] = None, previous: Optional[dict] = None,
 ) -> dict:
     """Decode one trained run again with the LM fused; the weight picked on dev.
 
@@ -532,11 +532,18 @@ def lm_decode(
     ``test_set`` with that checkpoint (test_wer_lm, test_cer_lm) and, with
     ``average_nbest`` > 1, with the n-best average (test_wer_lm_ave,
     test_cer_lm_ave). Test is decoded with one weight only.
+
+    ``previous``: this run's results of an earlier call with the same LM,
+    weights and beam but another ``max_weight`` (:func:`same_lm_decoding`);
+    its dev WERs are not decoded again, nor test where the weight stays.
     """
     exp, data = Path(exp), Path(data)
     model_file = best_checkpoint(exp)
+    known = dict((previous or {}).get("dev_wer_lm", {}))
 
     def dev_wer_of(weight: float) -> float:
+        if f"{weight:g}" in known:
+            return known[f"{weight:g}"]
         return decode_and_score(exp, model_file, data / valid_set,
                                 exp / f"decode_{valid_set}_lm{weight:g}" / "text",
                                 beam_size, lm, weight)["wer"]  # fmt: skip
@@ -544,6 +551,9 @@ def lm_decode(
     chosen, dev_wer = pick_lm_weight(dev_wer_of, weights, max_weight)
     result = dict(lm_key=lm_key(lm, weights, beam_size, max_weight), lm_weight=chosen,
                   dev_wer_lm=dev_wer)  # fmt: skip
+    if previous and previous.get("lm_weight") == chosen:  # test was decoded with it
+        result.update({k: v for k, v in previous.items() if k.startswith("test_") and "_lm" in k})
+        return result
     models = [("", model_file)]
     if average_nbest > 1:
         models.append(("_ave", averaged_checkpoint(exp, average_nbest)))
@@ -553,6 +563,17 @@ def lm_decode(
                                   beam_size, lm, chosen)  # fmt: skip
         result.update({f"test_wer_lm{suffix}": scores["wer"], f"test_cer_lm{suffix}": scores["cer"]})
     return result
+
+
+def same_lm_decoding(key_a: Optional[str], key_b: str) -> bool:
+    """Whether two :func:`lm_key` s name the same LM, weights and beam (their
+    ``max_weight`` may differ)."""
+    if not key_a:
+        return False
+    a, b = json.loads(key_a), json.loads(key_b)
+    a.pop("max_weight", None)
+    b.pop("max_weight", None)
+    return a == b
 
 
 def pick_lm_weight(
@@ -1012,6 +1033,9 @@ def _start(item, kind: str, args: argparse.Namespace, lm_plan: Dict[str, dict],
             print(f"[reuse] {run['exp']}: decoded with this LM before", flush=True)
             return None
         kwargs = dict(exp=run["exp"], data=run["data"], average_nbest=args.average_nbest, **lm)
+        if same_lm_decoding(run.get("lm_key"), lm_key(**lm)):  # only --lm_weight_max changed
+            kwargs["previous"] = {k: v for k, v in run.items()
+                                  if k in ("lm_weight", "dev_wer_lm") or k.startswith("test_")}
         target, log = "lm_decode", Path(run["exp"]).parent / f"{name}.lm.log"
     child = ChildRun(f"espnet_bljust.bin.compare_strategies:{target}", kwargs, log,
                      args.threads).start()  # fmt: skip

@@ -14,8 +14,10 @@ from espnet_bljust.bin.compare_strategies import (
     goal_lines,
     mean_std,
     paired_difference,
+    lm_key,
     pick_lm_weight,
     planned_steps,
+    same_lm_decoding,
     results_table,
     strategy_argv,
 )
@@ -79,6 +81,17 @@ def test_lm_weight_grid_grows_on_dev_only_while_its_edge_wins():
     scored.clear()
     assert pick_lm_weight(counted, [0.5, 1, 2], max_weight=64)[0] == 16
     assert scored == [0.5, 1, 2, 4, 8, 16, 32]
+
+
+def test_lm_decodings_differing_in_max_weight_only_are_the_same():
+    lm = {"model_file": "lm.pth", "digest": "abc"}
+    key = lm_key(lm, [1, 2], 10)
+    assert same_lm_decoding(key, lm_key(lm, [1, 2], 10, max_weight=64))
+    assert same_lm_decoding(lm_key(lm, [1, 2], 10, 8), lm_key(lm, [1, 2], 10, max_weight=64))
+    assert not same_lm_decoding(key, lm_key(lm, [1, 2, 4], 10))
+    assert not same_lm_decoding(key, lm_key(lm, [1, 2], 4))
+    assert not same_lm_decoding(key, lm_key({**lm, "digest": "abd"}, [1, 2], 10))
+    assert not same_lm_decoding(None, key)
 
 
 def test_mean_std_over_seeds():
@@ -277,6 +290,20 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
     stamp = (exp / "decode_test_lm" / "text").stat().st_mtime_ns
     compare_strategies.main(again)
     assert (exp / "decode_test_lm" / "text").stat().st_mtime_ns == stamp
+    # only --lm_weight_max raised (2 -> 8): the dev WERs decoded before are kept, not decoded
+    # again; test is decoded again only where the chosen weight changed
+    assert again[-2:] == ["--lm_weight_max", "2"]
+    dev_stamps = {w: (exp / f"decode_dev_lm{w}" / "text").stat().st_mtime_ns
+                  for w in lm_run["dev_wer_lm"]}  # fmt: skip
+    raised = json.loads(compare_strategies.main(again[:-1] + ["8"])["json"].read_text())[1]
+    for w, t in dev_stamps.items():
+        assert (exp / f"decode_dev_lm{w}" / "text").stat().st_mtime_ns == t, w
+        assert raised["dev_wer_lm"][w] == lm_run["dev_wer_lm"][w]
+    scored = raised["dev_wer_lm"]
+    assert raised["lm_weight"] == min(map(float, scored), key=lambda w: (scored[f"{w:g}"], w))
+    if raised["lm_weight"] == lm_run["lm_weight"]:
+        assert (exp / "decode_test_lm" / "text").stat().st_mtime_ns == stamp
+        assert raised["test_wer_lm"] == lm_run["test_wer_lm"]
 
 
 def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
