@@ -17,11 +17,10 @@ test are the official FSDD takes 5-9 and 0-4), every strategy and every seed:
    greedy-like, ``ctc_weight`` 1) and score WER/CER;
 4. with ``--lm_config``: train one espnet2 LM per split on its labeled
    transcripts (:mod:`espnet_bljust.utils.text_lm`; a job beside the first
-   training runs), decode dev once per
-   ``--lm_weights`` with CTC + LM (beam ``--lm_beam_size``; the grid
-   doubled on dev up to ``--lm_weight_max`` while its largest weight is
-   the best), and test with the weight of the lowest dev WER. A finished run is reused and only
-   decoded with the LM.
+   training runs), decode dev once per ``--lm_weights`` with CTC + LM (beam
+   ``--lm_beam_size``; the grid doubled on dev up to ``--lm_weight_max``
+   while its largest weight is the best), and test with the weight of the
+   lowest dev WER. A finished run is reused and only decoded with the LM.
 
 Each run is a fresh process (forked from a server that imported the training
 and decoding modules once, so no run pays for the imports); its training wall
@@ -914,7 +913,8 @@ def plan_runs(args: argparse.Namespace) -> List[dict]:
                   for takes in (int(t) for t in args.labeled_takes.split()))  # fmt: skip
     # seed-major: a comparison stopped part-way holds whole seeds; within a seed
     # the costliest run first, so that the last runs of two or more jobs end
-    # close together (bljust last left one core idle for ~4 of ~61 min)
+    # close together (simulated with measured run times: bljust last left one
+    # core idle for ~4 of ~61 min)
     by_cost = sorted(strategies, key=lambda s: -planned_steps(
         s, total, args.exploration_frac, args.finetune_frac, args.lower_steps_per_upper))
     for data in splits:
