@@ -530,7 +530,8 @@ def lm_decode(
     weight with the lowest dev WER (ties: the smaller weight) then decodes
     ``test_set`` with that checkpoint (test_wer_lm, test_cer_lm) and, with
     ``average_nbest`` > 1, with the n-best average (test_wer_lm_ave,
-    test_cer_lm_ave). Test is decoded with one weight only.
+    test_cer_lm_ave). Test is decoded with one weight only. ``lm_decodes``:
+    the (set, weight) decodes this call ran.
 
     ``previous``: this run's results of an earlier call with the same LM,
     weights and beam but another ``max_weight`` (:func:`same_lm_decoding`);
@@ -539,17 +540,19 @@ def lm_decode(
     exp, data = Path(exp), Path(data)
     model_file = best_checkpoint(exp)
     known = dict((previous or {}).get("dev_wer_lm", {}))
+    decoded = []  # the decodes this call ran: (set, weight)
 
     def dev_wer_of(weight: float) -> float:
         if f"{weight:g}" in known:
             return known[f"{weight:g}"]
+        decoded.append((valid_set, weight))
         return decode_and_score(exp, model_file, data / valid_set,
                                 exp / f"decode_{valid_set}_lm{weight:g}" / "text",
                                 beam_size, lm, weight)["wer"]  # fmt: skip
 
     chosen, dev_wer = pick_lm_weight(dev_wer_of, weights, max_weight)
     result = dict(lm_key=lm_key(lm, weights, beam_size, max_weight), lm_weight=chosen,
-                  dev_wer_lm=dev_wer)  # fmt: skip
+                  dev_wer_lm=dev_wer, lm_decodes=decoded)  # fmt: skip
     if previous and previous.get("lm_weight") == chosen:  # test was decoded with it
         result.update({k: v for k, v in previous.items() if k.startswith("test_") and "_lm" in k})
         return result
@@ -560,6 +563,7 @@ def lm_decode(
         scores = decode_and_score(exp, model, data / test_set,
                                   exp / f"decode_{test_set}{suffix}_lm" / "text",
                                   beam_size, lm, chosen)  # fmt: skip
+        decoded.append((f"{test_set}{suffix}", chosen))
         result.update({f"test_wer_lm{suffix}": scores["wer"], f"test_cer_lm{suffix}": scores["cer"]})
     return result
 
@@ -1106,8 +1110,10 @@ def _finish_lm(run: dict, result: dict) -> None:
     if result.get("ok"):
         run.update(result["value"])
         run.pop("lm_error", None)
+        ran = ", ".join(f"{name} at {w:g}" for name, w in run.get("lm_decodes", [])) or "none"
         print(f"[done] {run['strategy']} seed {run['seed']}: with the LM (weight "
-              f"{run['lm_weight']:g}) test WER {run['test_wer_lm']:.1f}%", flush=True)  # fmt: skip
+              f"{run['lm_weight']:g}) test WER {run['test_wer_lm']:.1f}% (decoded: {ran})",
+              flush=True)  # fmt: skip
     else:
         run["lm_error"] = result.get("error")
         print(f"[failed] LM decoding of {run['strategy']} seed {run['seed']}: "

@@ -301,9 +301,14 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
         assert raised["dev_wer_lm"][w] == lm_run["dev_wer_lm"][w]
     scored = raised["dev_wer_lm"]
     assert raised["lm_weight"] == min(map(float, scored), key=lambda w: (scored[f"{w:g}"], w))
+    new_weights = [float(w) for w in scored if w not in lm_run["dev_wer_lm"]]
     if raised["lm_weight"] == lm_run["lm_weight"]:
         assert (exp / "decode_test_lm" / "text").stat().st_mtime_ns == stamp
         assert raised["test_wer_lm"] == lm_run["test_wer_lm"]
+        assert raised["lm_decodes"] == [["dev", w] for w in new_weights]
+    else:
+        assert raised["lm_decodes"] == [["dev", w] for w in new_weights] + [
+            ["test", raised["lm_weight"]], ["test_ave", raised["lm_weight"]]]
 
 
 def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
