@@ -1033,11 +1033,12 @@ def _start(item, kind: str, args: argparse.Namespace, lm_plan: Dict[str, dict],
         target, log = "train_and_decode", Path(run["exp"]).parent / f"{name}.log"
     else:
         lm = lm_by_data[run["data"]]
-        if run.get("lm_key") == lm_key(**lm):
+        key = lm_key(**lm)
+        if run.get("lm_key") == key:
             print(f"[reuse] {run['exp']}: decoded with this LM before", flush=True)
             return None
         kwargs = dict(exp=run["exp"], data=run["data"], average_nbest=args.average_nbest, **lm)
-        if same_lm_decoding(run.get("lm_key"), lm_key(**lm)):  # only --lm_weight_max changed
+        if same_lm_decoding(run.get("lm_key"), key):  # only --lm_weight_max changed
             kwargs["previous"] = {k: v for k, v in run.items()
                                   if k in ("lm_weight", "dev_wer_lm") or k.startswith("test_")}
         target, log = "lm_decode", Path(run["exp"]).parent / f"{name}.lm.log"
