@@ -92,7 +92,7 @@ def recipe_and_tuning(config):
 
 
 def test_every_tuning_config_is_checked_below():
-    checked = {p.name for p in FSDD_LOSS_FAMILY_CONFIGS} | {"train_mel40.yaml"}
+    checked = {p.name for p in FSDD_LOSS_FAMILY_CONFIGS} | {"train_mel40.yaml", "train_hop20.yaml"}
     assert {p.name for p in FSDD_TRAIN_CONFIGS[1:]} == checked
 
 
@@ -110,3 +110,18 @@ def test_mel40_config_changes_only_the_mel_bins_and_their_masks():
     assert changed == {"frontend_conf", "specaug_conf"}
     assert cheap["frontend_conf"] == {**recipe["frontend_conf"], "n_mels": 40}
     assert cheap["specaug_conf"] == {**recipe["specaug_conf"], "freq_mask_width_range": [0, 8]}
+
+
+def test_hop20_config_keeps_the_encoder_frame_rate_with_a_linear_input_layer(tmp_path):
+    """20 ms frontend frames into a linear layer: the conformer and the contrastive
+    loss see one frame per 320 samples, as with train.yaml's 10 ms frames and conv2d2."""
+    recipe, cheap, changed = recipe_and_tuning(FSDD_CONF / "tuning" / "train_hop20.yaml")
+    assert changed == {"frontend_conf", "encoder_conf"}
+    assert cheap["frontend_conf"] == {**recipe["frontend_conf"], "hop_length": 320}
+    assert cheap["encoder_conf"] == {**recipe["encoder_conf"], "input_layer": "linear"}
+    samples_per_frame = {}
+    for name in ("train.yaml", "tuning/train_hop20.yaml"):
+        args = parse(tmp_path, "--config", str(FSDD_CONF / name))
+        model = BLJUSTTask.build_model(args)
+        samples_per_frame[name] = model.unsup_loss.stride * args.frontend_conf["hop_length"]
+    assert samples_per_frame == {"train.yaml": 320, "tuning/train_hop20.yaml": 320}
