@@ -179,7 +179,7 @@ def once(batch: dict):
 # --------------------------------------------------------------- decoding
 def audio_list(data_dir: Path, limit: Optional[int] = None) -> List[Tuple[str, Path]]:
     """(uid, audio path) of a data dir's wav.scp, the first ``limit``."""
-    from espnet_bljust.utils.data_checks import read_list
+    from espnet_bljust.data.list_checks import read_list
 
     items = [(uid, Path(path)) for _, uid, path in read_list(Path(data_dir) / "wav.scp")]
     return items[:limit] if limit else items

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import DEFAULT_FSDD
 
-from espnet_bljust.utils.data_checks import validate_data_dir
+from espnet_bljust.data.list_checks import validate_data_dir
 
 TARGET_RTF = 0.01
 

@@ -55,8 +55,8 @@ def fsdd_small(fsdd_root, tmp_path_factory) -> Path:
     train_labeled: 60 utts (1 take per speaker and digit), train_unlabeled:
     120 utts, dev: 60, test: 60.
     """
-    from espnet_bljust.utils.fsdd_split import make_fsdd_split
-    from espnet_bljust.utils.kaldi_lists import write_token_list_and_shapes
+    from espnet_bljust.corpora.fsdd import make_fsdd_split
+    from espnet_bljust.data.kaldi_lists import write_token_list_and_shapes
 
     out = tmp_path_factory.mktemp("fsdd_small")
     dirs = make_fsdd_split(

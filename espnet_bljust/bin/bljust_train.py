@@ -9,7 +9,7 @@ import sys
 
 from espnet_bljust.tasks.bljust import BLJUSTTask, UnsupLossConfError
 from espnet_bljust.train.resume_check import ResumeMismatchError
-from espnet_bljust.utils.data_checks import DataCheckError
+from espnet_bljust.data.list_checks import DataCheckError
 
 
 def get_parser():

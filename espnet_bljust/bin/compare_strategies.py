@@ -16,7 +16,7 @@ test are the official FSDD takes 5-9 and 0-4), every strategy and every seed:
 3. decode test with espnet2's ``Speech2Text`` (CTC, ``--beam_size`` 1 =
    greedy-like, ``ctc_weight`` 1) and score WER/CER;
 4. with ``--lm_config``: train one espnet2 LM per split on its labeled
-   transcripts (:mod:`espnet_bljust.utils.text_lm`; a job beside the first
+   transcripts (:mod:`espnet_bljust.recipe.text_lm`; a job beside the first
    training runs), decode dev once per ``--lm_weights`` with CTC + LM (beam
    ``--lm_beam_size``; the grid doubled on dev up to ``--lm_weight_max``
    while its largest weight is the best), and test with the weight of the
@@ -245,8 +245,8 @@ def prepare_fsdd(
     Returns ``out`` holding train_labeled/, train_unlabeled/, dev/, test/ and
     tokens.txt (from the labeled text only).
     """
-    from espnet_bljust.utils.fsdd_split import make_fsdd_split
-    from espnet_bljust.utils.kaldi_lists import write_token_list_and_shapes
+    from espnet_bljust.corpora.fsdd import make_fsdd_split
+    from espnet_bljust.data.kaldi_lists import write_token_list_and_shapes
 
     out = Path(out)
     plan = dict(fsdd=str(Path(fsdd).resolve()), labeled_takes=labeled_takes,
@@ -276,7 +276,7 @@ def prepare_split_dir(src: Path, out: Path) -> Path:
     token list from the labeled text only are written (once; reused while the
     lists are unchanged). Returns ``out``.
     """
-    from espnet_bljust.utils.kaldi_lists import write_token_list_and_shapes
+    from espnet_bljust.data.kaldi_lists import write_token_list_and_shapes
 
     src, out = Path(src).resolve(), Path(out)
     missing = [s for s in SPLIT_SETS if not (src / s / "wav.scp").is_file()]
@@ -461,7 +461,7 @@ def decode_ctc(
     """Decode ``data_dir/wav.scp`` with espnet2's Speech2Text (CTC, and an LM).
 
     ``lm``: {"train_config", "model_file"} of an espnet2 LM
-    (:func:`espnet_bljust.utils.text_lm.train_text_lm`), fused with
+    (:func:`espnet_bljust.recipe.text_lm.train_text_lm`), fused with
     ``lm_weight``; None: CTC only. Returns {"decode_s": seconds, "audio_s":
     seconds of audio}; the hypotheses go to ``out_text`` (Kaldi text).
     """
@@ -492,7 +492,7 @@ def decode_ctc(
 
 
 def _scp(path: Path):
-    from espnet_bljust.utils.data_checks import read_list
+    from espnet_bljust.data.list_checks import read_list
 
     return read_list(path)
 
@@ -1016,7 +1016,7 @@ def _start(item, kind: str, args: argparse.Namespace, lm_plan: Dict[str, dict],
     finds the run already decoded with this LM and these options."""
     if kind == "lm_train":
         plan = lm_plan[item]
-        child = ChildRun("espnet_bljust.utils.text_lm:train_text_lm", plan["kwargs"],
+        child = ChildRun("espnet_bljust.recipe.text_lm:train_text_lm", plan["kwargs"],
                          plan["log"], args.threads).start()  # fmt: skip
         print(f"[lm] training {plan['kwargs']['config']} on {plan['kwargs']['train_text']} -> "
               f"{plan['kwargs']['out_dir']} (log {plan['log']}, pid {child.process.pid})",
@@ -1055,7 +1055,7 @@ def plan_lms(runs: List[dict], args: argparse.Namespace) -> Dict[str, dict]:
     dev transcripts for validation, the split's token list), to be trained in
     a child process into ``<out_dir>/lm_<split>/`` (reused when trained with
     the same options and contents). Returns {data dir: {kwargs (of
-    :func:`~espnet_bljust.utils.text_lm.train_text_lm`), log, weights,
+    :func:`~espnet_bljust.recipe.text_lm.train_text_lm`), log, weights,
     beam_size}} for :func:`execute`."""
     weights = [float(w) for w in args.lm_weights.split()]
     if not weights or any(w <= 0 for w in weights):
@@ -1167,7 +1167,7 @@ def write_outputs(runs: List[dict], args: argparse.Namespace, command: str) -> D
 
 
 def make_plots(runs: List[dict], out: Path, iters_per_epoch: int) -> Dict[str, Path]:
-    from espnet_bljust.utils import plots
+    from espnet_bljust.experiments import plots
 
     ok = [r for r in runs if r.get("ok")]
     paths = {}

@@ -13,7 +13,7 @@ from typing import Dict
 
 import jiwer
 
-from espnet_bljust.utils.data_checks import read_list
+from espnet_bljust.data.list_checks import read_list
 
 
 def read_text(path: Path) -> Dict[str, str]:

@@ -18,7 +18,7 @@ Usage:
 import argparse
 import sys
 
-from espnet_bljust.utils.data_checks import TOKEN_TYPES, validate_data_dir
+from espnet_bljust.data.list_checks import TOKEN_TYPES, validate_data_dir
 
 
 def parse_rate(value: str) -> int:

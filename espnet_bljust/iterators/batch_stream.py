@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from espnet_bljust.utils.data_checks import DataCheckError
+from espnet_bljust.data.list_checks import DataCheckError
 
 
 def _seed_worker(worker_id: int, base_seed: int = 0) -> None:

@@ -32,7 +32,7 @@ from espnet_bljust.main_funcs.collect_unlabeled_stats import collect_unlabeled_s
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
 from espnet_bljust.train.resume_check import check_resume_options
 from espnet_bljust.unsup import unsup_loss_choices
-from espnet_bljust.utils.data_checks import check_labeled_lists, check_unlabeled_lists
+from espnet_bljust.data.list_checks import check_labeled_lists, check_unlabeled_lists
 
 # Strategies whose every step may need the unlabeled stream.
 NEEDS_UNLABELED = ("bljust", "pt_ft")

@@ -43,7 +43,7 @@ def test_costliest_run_of_a_seed_starts_first(fsdd_root, tmp_path):
     """bljust takes a lower step beside each joint upper step; the plan starts
     it first within each seed (seed-major still: a stopped comparison holds
     whole seeds), so that runs at --jobs 2 end close together."""
-    from espnet_bljust.utils.fsdd_split import make_fsdd_split
+    from espnet_bljust.corpora.fsdd import make_fsdd_split
 
     assert planned_steps("supervised", 100, 0.2, 0.1) == 100
     assert planned_steps("just", 100, 0.2, 0.1) == 100
@@ -229,7 +229,7 @@ def test_prepared_split_dir_needs_every_set(tmp_path):
 
 def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
     """--data_dir: a recipe-style split (relative wav.scp paths) instead of FSDD takes."""
-    from espnet_bljust.utils.fsdd_split import make_fsdd_split
+    from espnet_bljust.corpora.fsdd import make_fsdd_split
 
     src = tmp_path / "data"
     make_fsdd_split(fsdd_root, src, 1, 1, 1, 1, speakers=["george"])

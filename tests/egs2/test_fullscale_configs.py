@@ -22,7 +22,7 @@ import yaml
 from conftest import REPO
 from espnet_bljust.tasks.bljust import BLJUSTTask
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, build_phase_plan
-from espnet_bljust.utils.kaldi_lists import bpe_token_list, train_bpe
+from espnet_bljust.data.kaldi_lists import bpe_token_list, train_bpe
 
 RECIPES = ("librispeech_100", "tedlium2", "swbd")
 TRAIN_CONFIGS = sorted(

@@ -7,7 +7,7 @@ from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.dataset import ESPnetDataset
 
 from espnet_bljust.iterators.batch_stream import BatchStream, shard_batches
-from espnet_bljust.utils.data_checks import DataCheckError
+from espnet_bljust.data.list_checks import DataCheckError
 
 
 @pytest.fixture()

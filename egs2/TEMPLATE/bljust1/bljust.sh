@@ -25,7 +25,7 @@
 #                   exp/asr_stats_raw_<tag>/train/feats_stats.npz; otherwise skipped
 #                   (said in the log)                                 [--skip_train]
 #   6. training:    with --use_lm true first a token LM on the labeled transcripts only
-#                   (espnet_bljust.utils.text_lm: espnet2's LM task, --lm_config, the
+#                   (espnet_bljust.recipe.text_lm: espnet2's LM task, --lm_config, the
 #                   ASR token list; reused when trained with the same options) into
 #                   exp/lm_<lm_tag>/ (train.log); then espnet_bljust.bin.bljust_train
 #                   (--resume true) under ${cuda_cmd}; --ngpu > 1 or --num_nodes > 1
@@ -37,7 +37,7 @@
 #                   (espnet2's default is 1.0)                        [--skip_eval]
 #   8. scoring:     WER/CER per decoding and test set (sclite trn files) into
 #                   exp/asr_<tag>/RESULTS.md, printed                 [--skip_eval]
-#   9. packing:     model card README.md (espnet_bljust.utils.model_card) and
+#   9. packing:     model card README.md (espnet_bljust.recipe.model_card) and
 #                   espnet2.bin.pack zip (model, config, bpe model, stats, LM with
 #                   --use_lm true, RESULTS.md, card); then loaded back with
 #                   espnet_model_zoo + Speech2Text and one test utterance transcribed
@@ -409,7 +409,7 @@ if run_stage 3 "${skip_data_prep}"; then
         # shellcheck disable=SC2086
         run_logged "stage 3 (format ${s})" "${expdir}/format/${s}.log" \
             ${train_cmd} --num_threads "${nj}" -- \
-            ${python} -m espnet_bljust.utils.format_wav "${opts[@]}" --nj "${nj}" \
+            ${python} -m espnet_bljust.data.format_wav "${opts[@]}" --nj "${nj}" \
                 "${data}/${s}" "${raw}/${s}"
         grep -h "utterances at" "${expdir}/format/${s}.log" || true
         echo "${opts[*]}" > "${stamp}"
@@ -436,7 +436,7 @@ if run_stage 4 "${skip_data_prep}"; then
         # shellcheck disable=SC2086
         run_logged "stage 4 (token list)" "${expdir}/token_list/${token_tag}.log" \
             ${train_cmd} -- \
-            ${python} -m espnet_bljust.utils.kaldi_lists --labeled_text "${labeled_text}" \
+            ${python} -m espnet_bljust.data.kaldi_lists --labeled_text "${labeled_text}" \
                 --token_list "${token_list}" "${opts[@]}" --skip_speech_shape \
                 --text_shape_name "text_shape.${token_tag}" "${shape_dirs[@]}"
     fi
@@ -506,7 +506,7 @@ if run_stage 6 "${skip_train}" && [ "${use_lm}" = true ]; then
     rotate_log "${lm_exp}/train.log"
     # shellcheck disable=SC2086
     run_logged "stage 6 (LM training)" "${lm_exp}/train.log" ${train_cmd} -- \
-        ${python} -m espnet_bljust.utils.text_lm --config "${lm_config}" \
+        ${python} -m espnet_bljust.recipe.text_lm --config "${lm_config}" \
             --train_text "${raw}/${labeled_set}/text" --valid_text "${raw}/${valid_set}/text" \
             --token_list "${token_list}" "${lm_opts[@]}" --out_dir "${lm_exp}" ${lm_args}
     log "stage 6: $(grep '^LM: ' "${lm_exp}/train.log" | tail -n 1)"
@@ -656,7 +656,7 @@ if run_stage 9 "${skip_packing}"; then
     [ -n "${hf_repo}" ] && card_opts+=(--hf_repo "${hf_repo}")
     [ "${use_lm}" = true ] && card_opts+=(--lm_config "${lm_config}")
     : > "${pack_log}"
-    if ! ${python} -m espnet_bljust.utils.model_card write --out "${asr_exp}/README.md" \
+    if ! ${python} -m espnet_bljust.recipe.model_card write --out "${asr_exp}/README.md" \
             --asr_config "${asr_exp}/config.yaml" --corpus "${corpus_name}" \
             --data_license "${data_license}" --model_license "${model_license}" --lang "${lang}" \
             --train_config "${train_config}" --command "${full_command}" "${card_opts[@]}" \
@@ -732,12 +732,12 @@ if run_stage 10 "${skip_upload_hf}"; then
         || die "stage 10: could not unpack ${packed}: see ${hf_log}"
     cp "${asr_exp}/README.md" "${hf_dir}/README.md"
     push_status=0
-    ${python} -m espnet_bljust.utils.model_card push --folder "${hf_dir}" \
+    ${python} -m espnet_bljust.recipe.model_card push --folder "${hf_dir}" \
         --hf_repo "${hf_repo}" >> "${hf_log}" 2>&1 || push_status=$?
     if [ "${push_status}" -eq 3 ]; then  # the hub cannot be reached: skip, say how to push later
         log "stage 10: push skipped: $(tail -n 1 "${hf_log}")"
         log "stage 10: the repo folder is ready in ${hf_dir}; push it later with:" \
-            "${python} -m espnet_bljust.utils.model_card push --folder ${hf_dir} --hf_repo ${hf_repo}"
+            "${python} -m espnet_bljust.recipe.model_card push --folder ${hf_dir} --hf_repo ${hf_repo}"
     elif [ "${push_status}" -ne 0 ]; then
         grep -v '^#' "${hf_log}" | tail -n 3 >&2 || true
         die "stage 10: upload failed (the folder is ready in ${hf_dir}; log: ${hf_log})"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CMU AN4 -> data/{train_labeled,train_unlabeled,dev,test}, read in AN4's own layout
 # (etc/an4_{train,test}.{fileids,transcription}, wav/an4_clstk/<spk>/*.sph, wav/an4test_clstk/...)
-# by espnet_bljust.utils.an4_prep. wav.scp lists the .sph files: AN4's sphere files are plain
+# by espnet_bljust.corpora.an4. wav.scp lists the .sph files: AN4's sphere files are plain
 # 16 kHz PCM, which soundfile (and so bljust.sh's format stage) reads directly.
 #
 # dev = the first --num_dev train utterances by id (ESPnet's an4 holds out 100 the same way);
@@ -69,6 +69,6 @@ elif ! has_an4 "${AN4}"; then
 fi
 
 log "AN4 tree in ${AN4}"
-python3 -m espnet_bljust.utils.an4_prep --an4 "${AN4}" --out data \
+python3 -m espnet_bljust.corpora.an4 --an4 "${AN4}" --out data \
     --num_dev "${num_dev}" --num_labeled "${num_labeled}" --num_unlabeled "${num_unlabeled}" \
     --seed "${seed}" --include_untranscribed "${include_untranscribed}"

@@ -13,6 +13,6 @@ if [ -f data/test/wav.scp ]; then
     echo "$0: data/ already prepared; remove it to synthesize again"
     exit 0
 fi
-python3 -m espnet_bljust.utils.espeak_corpus --out data --audio_dir "${DEMO}/wav" \
+python3 -m espnet_bljust.corpora.espeak --out data --audio_dir "${DEMO}/wav" \
     --num_labeled "${num_labeled}" --num_unlabeled "${num_unlabeled}" \
     --num_dev "${num_dev}" --num_test "${num_test}"

@@ -66,6 +66,6 @@ if [ -n "${speakers}" ]; then
     read -r -a spk <<<"${speakers//,/ }"
     opts+=(--speakers "${spk[@]}")
 fi
-python3 -m espnet_bljust.utils.fsdd_split --fsdd "${FSDD}" --out data \
+python3 -m espnet_bljust.corpora.fsdd --fsdd "${FSDD}" --out data \
     --labeled_takes "${labeled_takes}" --unlabeled_takes "${unlabeled_takes}" \
     --dev_takes "${dev_takes}" --test_takes "${test_takes}" --audio "${audio}" "${opts[@]}"

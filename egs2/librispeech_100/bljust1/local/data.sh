@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # LibriSpeech -> data/{train_clean_100,train_860,dev,dev_clean,dev_other,test_clean,test_other}
-# for BL-JUST (espnet_bljust.utils.librispeech_prep):
+# for BL-JUST (espnet_bljust.corpora.librispeech):
 #   train_clean_100  labeled: train-clean-100 (28,539 utts, 100.6 h)
 #   train_860        unlabeled: train-clean-360 + train-other-500 (~252k utts, 860 h),
 #                    transcripts withheld (no text file)
@@ -79,7 +79,7 @@ done
 log "LibriSpeech in ${LIBRISPEECH}: labeled ${labeled}; unlabeled ${unlabeled}"
 rm -f data/.librispeech_done
 # shellcheck disable=SC2086
-python3 -m espnet_bljust.utils.librispeech_prep --librispeech "${LIBRISPEECH}" --out data \
+python3 -m espnet_bljust.corpora.librispeech --librispeech "${LIBRISPEECH}" --out data \
     --labeled ${labeled} --labeled_name "${labeled_name}" \
     --unlabeled ${unlabeled} --unlabeled_name "${unlabeled_name}" \
     --dev dev-clean dev-other --valid_name dev --test test-clean test-other \

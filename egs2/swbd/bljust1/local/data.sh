@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Switchboard-1 (300 h) + Hub5'00 -> data/{train_labeled,train_unlabeled,train_dev,
-# eval2000,eval2000_sw,eval2000_ch} for BL-JUST (espnet_bljust.utils.swbd_prep):
+# eval2000,eval2000_sw,eval2000_ch} for BL-JUST (espnet_bljust.corpora.swbd):
 #   train_dev        the first whole conversations (by id) up to --num_dev_utts (4000)
 #   train_labeled    whole conversations drawn with --seed until --labeled_hours (100 h),
 #                    at most --max_dup_text utterances per identical transcript
@@ -88,7 +88,7 @@ fi
 
 log "Switchboard ${SWBD}, transcripts ${SWBD_MS98}, Hub5'00 ${EVAL2000}; decoder ${decoder}"
 rm -f data/.swbd_done
-python3 -m espnet_bljust.utils.swbd_prep --swbd "${SWBD}" --ms98 "${SWBD_MS98}" \
+python3 -m espnet_bljust.corpora.swbd --swbd "${SWBD}" --ms98 "${SWBD_MS98}" \
     --eval2000 "${eval_dirs[@]}" --out data \
     --labeled_hours "${labeled_hours}" --num_dev_utts "${num_dev_utts}" \
     --max_dup_text "${max_dup_text}" --seed "${seed}" --decoder "${decoder}" \

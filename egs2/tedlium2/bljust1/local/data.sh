@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # TED-LIUM release 2 -> data/{train_labeled,train_unlabeled,dev,test} for BL-JUST
-# (espnet_bljust.utils.tedlium_prep):
+# (espnet_bljust.corpora.tedlium):
 #   train_labeled    whole train talks drawn with --seed until --labeled_hours (50 h of
 #                    the 207 h; one speaker per talk: speaker-disjoint from unlabeled)
 #   train_unlabeled  the other talks, plus segments of labeled talks whose transcript
@@ -68,7 +68,7 @@ fi
 
 log "TED-LIUM 2 in ${TEDLIUM2}: ${labeled_hours} h labeled (seed ${seed}), <unk> segments: ${train_unk}"
 rm -f data/.tedlium_done
-python3 -m espnet_bljust.utils.tedlium_prep --tedlium "${TEDLIUM2}" --out data \
+python3 -m espnet_bljust.corpora.tedlium --tedlium "${TEDLIUM2}" --out data \
     --labeled_hours "${labeled_hours}" --seed "${seed}" --train_unk "${train_unk}" \
     --pad_start "${pad_start}" --pad_end "${pad_end}"
 echo "${settings}" > data/.tedlium_done

@@ -27,7 +27,7 @@ The sets written (all sorted by id):
 - ``test``: the AN4 test set.
 
 Usage:
-    python -m espnet_bljust.utils.an4_prep --an4 downloads/an4 --out data \
+    python -m espnet_bljust.corpora.an4 --an4 downloads/an4 --out data \
         --num_dev 100 --num_labeled 400
 """
 
@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
-from espnet_bljust.utils.kaldi_lists import write_data_dir
+from espnet_bljust.data.kaldi_lists import write_data_dir
 
 PARTS = {"train": "an4_clstk", "test": "an4test_clstk"}
 SENTENCE_MARKS = {"<s>", "</s>"}

@@ -7,8 +7,8 @@ import pytest
 import soundfile
 
 from conftest import shared_dataset
-from espnet_bljust.utils import an4_prep
-from espnet_bljust.utils.an4_prep import (
+from espnet_bljust.corpora import an4 as an4_prep
+from espnet_bljust.corpora.an4 import (
     find_an4_root,
     make_an4_split,
     parse_transcription_line,

@@ -20,7 +20,7 @@ the 16 kHz flac copy that the shared copy adds (``--audio 16k``), or the flac
 copy where present and the wav otherwise (``--audio auto``, the default).
 
 Usage:
-    python -m espnet_bljust.utils.fsdd_split --fsdd /path/to/fsdd --out data \
+    python -m espnet_bljust.corpora.fsdd --fsdd /path/to/fsdd --out data \
         --labeled_takes 2 --unlabeled_takes -1
 """
 
@@ -28,7 +28,7 @@ import argparse
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from espnet_bljust.utils.kaldi_lists import write_data_dir
+from espnet_bljust.data.kaldi_lists import write_data_dir
 
 DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")

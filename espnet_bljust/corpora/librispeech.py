@@ -26,7 +26,7 @@ train-clean-360 + train-other-500 (860 h), valid dev = dev-clean + dev-other,
 tests test-clean, test-other, dev-clean, dev-other.
 
 Usage:
-    python -m espnet_bljust.utils.librispeech_prep --librispeech downloads --out data \\
+    python -m espnet_bljust.corpora.librispeech --librispeech downloads --out data \\
         --labeled train-clean-100 --labeled_name train_clean_100 \\
         --unlabeled train-clean-360 train-other-500 --unlabeled_name train_860 \\
         --dev dev-clean dev-other --valid_name dev --test test-clean test-other
@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
-from espnet_bljust.utils.kaldi_lists import write_data_dir
+from espnet_bljust.data.kaldi_lists import write_data_dir
 
 PARTS = (
     "train-clean-100",

@@ -8,11 +8,11 @@ unpacked model and its card) with ``huggingface_hub``; without network, token
 or package it stops with one line saying which, and exit status 1.
 
 Usage:
-    python -m espnet_bljust.utils.model_card write --out exp/asr_bljust/README.md \
+    python -m espnet_bljust.recipe.model_card write --out exp/asr_bljust/README.md \
         --asr_config exp/asr_bljust/config.yaml --results exp/asr_bljust/RESULTS.md \
         --corpus demo --data_license "..." --labeled dump/raw/train_labeled \
         --unlabeled dump/raw/train_unlabeled --valid dump/raw/dev --test dump/raw/test
-    python -m espnet_bljust.utils.model_card push --folder exp/hf_x --hf_repo user/x
+    python -m espnet_bljust.recipe.model_card push --folder exp/hf_x --hf_repo user/x
 """
 
 import argparse
@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence
 
 import yaml
 
-from espnet_bljust.utils.data_checks import read_list
+from espnet_bljust.data.list_checks import read_list
 
 CITATIONS = """\
 @article{cui2024bljust,

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from espnet_bljust.utils.model_card import OFFLINE_EXIT, UploadError, main, push_to_hub
+from espnet_bljust.recipe.model_card import OFFLINE_EXIT, UploadError, main, push_to_hub
 
 CONFIG = {
     "strategy": "bljust", "unsup_loss": "contrastive", "phase_unit": "epoch",

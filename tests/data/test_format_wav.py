@@ -6,7 +6,7 @@ import pytest
 import soundfile
 
 from conftest import SHARED_DATA
-from espnet_bljust.utils.format_wav import (
+from espnet_bljust.data.format_wav import (
     FormatError,
     format_data_dir,
     main,

@@ -15,9 +15,9 @@ import pytest
 import soundfile
 
 from conftest import SHARED_DATA
-from espnet_bljust.utils import swbd_prep
-from espnet_bljust.utils.data_checks import validate_data_dir
-from espnet_bljust.utils.swbd_prep import (
+from espnet_bljust.corpora import swbd as swbd_prep
+from espnet_bljust.data.list_checks import validate_data_dir
+from espnet_bljust.corpora.swbd import (
     cap_duplicate_texts,
     map_ms98_word,
     normalize_hub5_ref,
@@ -25,7 +25,7 @@ from espnet_bljust.utils.swbd_prep import (
     segment_command,
     utt_id_swbd,
 )
-from espnet_bljust.utils.tedlium_prep import Segment
+from espnet_bljust.corpora.tedlium import Segment
 
 SAMPLES = SHARED_DATA / "librispeech_samples" / "audio"
 
@@ -246,7 +246,7 @@ def test_missing_ldc_paths_are_named(tmp_path):
 def test_recipe_data_stage(ldc, tmp_path):
     """run.sh stage 1 with SWBD/SWBD_MS98/EVAL2000 from the environment; without SWBD
     it stops with what to set (LDC corpora are never downloaded)."""
-    from test_librispeech_prep import run_recipe
+    from test_librispeech import run_recipe
 
     env = {"SWBD": str(ldc / "LDC97S62"), "SWBD_MS98": str(ldc / "swb_ms98_transcriptions"),
            "EVAL2000": f"{ldc / 'LDC2002S09'} {ldc / 'LDC2002T43'}"}  # fmt: skip

@@ -2,7 +2,7 @@
 
 import sentencepiece
 
-from espnet_bljust.utils.kaldi_lists import main, write_token_list_and_shapes
+from espnet_bljust.data.kaldi_lists import main, write_token_list_and_shapes
 
 SENTENCES = [
     "ONE TWO THREE", "FOUR FIVE SIX", "SEVEN EIGHT NINE", "ZERO OH ONE", "A B C D",

@@ -16,9 +16,9 @@ import pytest
 import soundfile
 
 from conftest import REPO, SHARED_DATA, shared_dataset
-from espnet_bljust.utils import librispeech_prep
-from espnet_bljust.utils.data_checks import validate_data_dir
-from espnet_bljust.utils.librispeech_prep import (
+from espnet_bljust.corpora import librispeech as librispeech_prep
+from espnet_bljust.data.list_checks import validate_data_dir
+from espnet_bljust.corpora.librispeech import (
     find_part,
     make_librispeech_dirs,
     parse_trans_line,

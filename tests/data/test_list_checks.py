@@ -11,8 +11,8 @@ import pytest
 import soundfile
 
 from conftest import SHARED_DATA
-from espnet_bljust.utils.audio_checks import probe_audio, wav_data_shortfall
-from espnet_bljust.utils.data_checks import (
+from espnet_bljust.data.audio_checks import probe_audio, wav_data_shortfall
+from espnet_bljust.data.list_checks import (
     DataCheckError,
     check_labeled_lists,
     check_unlabeled_lists,

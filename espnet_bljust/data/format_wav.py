@@ -16,7 +16,7 @@ cannot be read stops the run with one line per failing utterance: nothing is
 dropped silently. Multi-channel audio is averaged to mono.
 
 Usage:
-    python -m espnet_bljust.utils.format_wav --fs 16000 --nj 2 \
+    python -m espnet_bljust.data.format_wav --fs 16000 --nj 2 \
         --min_duration 0.1 --max_duration 20 data/train_labeled dump/raw/train_labeled
 """
 
@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import soundfile
 
-from espnet_bljust.utils.data_checks import read_list
+from espnet_bljust.data.list_checks import read_list
 
 
 class FormatError(RuntimeError):

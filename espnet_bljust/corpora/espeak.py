@@ -5,7 +5,7 @@ commands). A "speaker" is an espeak-ng voice + variant with its own pitch and
 speed; the test speakers use voices that no training speaker uses.
 
 Usage:
-    python -m espnet_bljust.utils.espeak_corpus --out data --audio_dir downloads/wav \
+    python -m espnet_bljust.corpora.espeak --out data --audio_dir downloads/wav \
         --num_labeled 150 --num_unlabeled 600 --num_dev 60 --num_test 60
 """
 
@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from espnet_bljust.utils.fsdd_split import DIGITS
-from espnet_bljust.utils.kaldi_lists import write_data_dir
+from espnet_bljust.corpora.fsdd import DIGITS
+from espnet_bljust.data.kaldi_lists import write_data_dir
 
 LETTERS = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 COMMANDS = ["ENTER", "ERASE", "REPEAT", "RUBOUT", "STOP", "GO", "YES", "NO", "HELP", "START"]

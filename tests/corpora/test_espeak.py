@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from espnet_bljust.utils.espeak_corpus import make_corpus
+from espnet_bljust.corpora.espeak import make_corpus
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,

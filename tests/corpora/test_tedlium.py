@@ -14,9 +14,9 @@ import pytest
 import soundfile
 
 from conftest import SHARED_DATA
-from espnet_bljust.utils import tedlium_prep
-from espnet_bljust.utils.data_checks import validate_data_dir
-from espnet_bljust.utils.tedlium_prep import (
+from espnet_bljust.corpora import tedlium as tedlium_prep
+from espnet_bljust.data.list_checks import validate_data_dir
+from espnet_bljust.corpora.tedlium import (
     check_sox_readable,
     fmt_time,
     join_suffixes,
@@ -190,7 +190,7 @@ def test_unk_policies_and_split_sizes(corpus, tmp_path):
 
 
 def test_split_keeps_groups_whole():
-    from espnet_bljust.utils.tedlium_prep import Segment
+    from espnet_bljust.corpora.tedlium import Segment
 
     utts = [Segment(f"{g}-{i}", "x", "t" if i else None, g, 600.0)
             for g in "abcdef" for i in range(3)]  # fmt: skip
@@ -224,9 +224,9 @@ def test_missing_corpus_says_where_to_get_it(tmp_path):
 def test_recipe_data_stage_and_format(corpus, tmp_path):
     """run.sh stage 1 with TEDLIUM2 from the environment; the format stage's
     converter reads the pipe entries into 16 kHz wav files of the segments' length."""
-    from test_librispeech_prep import run_recipe
+    from test_librispeech import run_recipe
 
-    from espnet_bljust.utils import format_wav
+    from espnet_bljust.data import format_wav
 
     done = run_recipe("tedlium2", tmp_path, {"TEDLIUM2": str(corpus)}, "--stop_stage", "1",
                       "--local_data_opts", "--labeled_hours 0.0004 --download false")  # fmt: skip

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
-from espnet_bljust.utils.audio_checks import (
+from espnet_bljust.data.audio_checks import (
     audio_problems,
     duration_problems,
     missing_audio_message,

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_dataset
-from espnet_bljust.utils import fsdd_split
-from espnet_bljust.utils.fsdd_split import DIGITS, SPEAKERS, make_fsdd_split
+from espnet_bljust.corpora import fsdd as fsdd_split
+from espnet_bljust.corpora.fsdd import DIGITS, SPEAKERS, make_fsdd_split
 
 
 def make_release_tree(root: Path, speakers=SPEAKERS) -> Path:

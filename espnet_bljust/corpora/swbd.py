@@ -61,7 +61,7 @@ Sets (all sorted by id, C locale):
   and ``eval2000_ch`` (CallHome part, ``en_`` files): scored separately.
 
 Usage:
-    python -m espnet_bljust.utils.swbd_prep --swbd /ldc/LDC97S62 \\
+    python -m espnet_bljust.corpora.swbd --swbd /ldc/LDC97S62 \\
         --ms98 /ldc/swb_ms98_transcriptions --eval2000 /ldc/LDC2002S09 /ldc/LDC2002T43 \\
         --out data
 """
@@ -73,7 +73,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_bljust.utils.tedlium_prep import (
+from espnet_bljust.corpora.tedlium import (
     SOX,
     Segment,
     check_sox_readable,

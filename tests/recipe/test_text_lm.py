@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from espnet_bljust.utils.text_lm import lm_train_argv, train_text_lm, write_text_shape
+from espnet_bljust.recipe.text_lm import lm_train_argv, train_text_lm, write_text_shape
 from tests.conftest import REPO
 
 LM_CONFIG = REPO / "egs2" / "fsdd" / "bljust1" / "conf" / "train_lm.yaml"

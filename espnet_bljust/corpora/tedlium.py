@@ -41,7 +41,7 @@ other talks, and ``<unk>`` segments of labeled talks; no text), ``dev``,
 ``test`` (the official sets, 8 and 11 talks), all sorted by id (C locale).
 
 Usage:
-    python -m espnet_bljust.utils.tedlium_prep --tedlium downloads --out data \\
+    python -m espnet_bljust.corpora.tedlium --tedlium downloads --out data \\
         --labeled_hours 50 --seed 0
 """
 
@@ -52,7 +52,7 @@ import shlex
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
-from espnet_bljust.utils.kaldi_lists import write_data_dir
+from espnet_bljust.data.kaldi_lists import write_data_dir
 
 IGNORE = "ignore_time_segment_in_scoring"
 UNK = "<unk>"

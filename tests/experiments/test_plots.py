@@ -2,7 +2,7 @@
 
 import pytest
 
-from espnet_bljust.utils import plots
+from espnet_bljust.experiments import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

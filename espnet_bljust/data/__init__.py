@@ -1,0 +1,1 @@
+"""Kaldi lists and audio: reading, checking and formatting the data a recipe trains on."""

@@ -1,0 +1,1 @@
+"""The strategy comparison: runs, decoding, statistics and figures."""
