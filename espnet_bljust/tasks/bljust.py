@@ -211,11 +211,12 @@ class BLJUSTTask(ASRTask):
         group.add_argument(
             "--upper_unsup_source",
             type=str,
-            default="labeled_shared",
+            default="unlabeled",
             choices=UPPER_UNSUP_SOURCES,
-            help="Audio the upper step's g is computed on: labeled_shared (one "
-            "masked pass over the labeled batch feeds f and g), labeled (a second "
-            "masked pass over it), unlabeled (a fresh unlabeled batch)",
+            help="Audio the upper step's g is computed on: unlabeled (a fresh "
+            "unlabeled batch, the paper's penalty), labeled_shared (a cheaper "
+            "variant: one masked pass over the labeled batch feeds f and g, so f "
+            "also sees the mask), labeled (a second masked pass over it)",
         )
         group.add_argument(
             "--phase_unit",
