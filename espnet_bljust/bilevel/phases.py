@@ -1,30 +1,12 @@
-"""Which phase of training a step belongs to, for each strategy."""
+"""Which phase of training a tick belongs to, for each strategy."""
 
-from enum import Enum
 from typing import Optional
 
 from typeguard import typechecked
 
-STRATEGIES = ("bljust", "just", "pt_ft", "supervised")
+from espnet_bljust.bilevel.strategy import Phase, Strategy  # noqa: F401 (Phase re-exported)
+
 PHASE_UNITS = ("epoch", "step")
-
-
-class Phase(str, Enum):
-    """What one training step does.
-
-    - EXPLORATION: one lower (unsupervised) step of g on unlabeled speech.
-    - JOINT: ``bljust``: K lower steps, then one upper step of f + gamma * g;
-      ``just``: one step of f + lambda * g.
-    - FINETUNE: one supervised step of f only.
-    """
-
-    EXPLORATION = "exploration"
-    JOINT = "joint"
-    FINETUNE = "finetune"
-
-    @property
-    def index(self) -> int:
-        return list(Phase).index(self)
 
 
 class PhasePlan:
@@ -36,24 +18,20 @@ class PhasePlan:
     until ``total - finetune_len`` where ``total`` is the training length in
     the same unit (max_epoch, or max_epoch * num_iters_per_epoch).
 
-    Strategies:
-    - ``bljust`` / ``just``: exploration, joint, fine-tune.
-    - ``pt_ft``: exploration (pre-training) for N1, fine-tune afterwards.
-    - ``supervised``: fine-tune (supervised only) throughout.
+    A phase the strategy lacks (``Strategy.phases``) is skipped: ``pt_ft``
+    fine-tunes right after exploration, ``supervised`` fine-tunes throughout.
     """
 
     @typechecked
     def __init__(
         self,
-        strategy: str,
+        strategy: Strategy,
         unit: str = "epoch",
         exploration_len: int = 0,
         joint_len: int = -1,
         finetune_len: int = 0,
         total: Optional[int] = None,
     ):
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}: {strategy}")
         if unit not in PHASE_UNITS:
             raise ValueError(f"phase unit must be one of {PHASE_UNITS}: {unit}")
         if exploration_len < 0 or finetune_len < 0:
@@ -61,11 +39,7 @@ class PhasePlan:
                 "exploration_len and finetune_len must be >= 0: "
                 f"{exploration_len}, {finetune_len}"
             )
-        if strategy == "pt_ft" and exploration_len == 0:
-            raise ValueError(
-                "strategy pt_ft pre-trains during the exploration phase: "
-                "set --exploration_len > 0"
-            )
+        strategy.check_phase_lengths(exploration_len)
         if joint_len < 0:
             if total is None:
                 raise ValueError(
@@ -81,25 +55,22 @@ class PhasePlan:
         self.finetune_len = finetune_len
 
     def phase(self, epoch: int, tick: int) -> Phase:
-        """Phase of the step with 0-based global ``tick`` inside 1-based ``epoch``."""
-        if self.strategy == "supervised":
-            return Phase.FINETUNE
+        """Phase of the tick with 0-based global number ``tick`` inside 1-based ``epoch``."""
         pos = epoch - 1 if self.unit == "epoch" else tick
-        if pos < self.exploration_len:
+        exploration = self.exploration_len if self.strategy.has_exploration_phase else 0
+        if pos < exploration:
             return Phase.EXPLORATION
-        if self.strategy == "pt_ft":
-            return Phase.FINETUNE
-        if pos < self.exploration_len + self.joint_len:
+        if self.strategy.has_joint_phase and pos < exploration + self.joint_len:
             return Phase.JOINT
         return Phase.FINETUNE
 
     def joint_length(self) -> int:
         """Length of the joint phase, in this plan's unit."""
-        return 0 if self.strategy in ("supervised", "pt_ft") else self.joint_len
+        return self.joint_len if self.strategy.has_joint_phase else 0
 
     def __repr__(self) -> str:
         return (
-            f"{self.__class__.__name__}(strategy={self.strategy}, unit={self.unit}, "
+            f"{self.__class__.__name__}(strategy={self.strategy.name}, unit={self.unit}, "
             f"exploration={self.exploration_len}, joint={self.joint_len}, "
             f"finetune={self.finetune_len})"
         )

@@ -9,12 +9,9 @@ import statistics
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-STRATEGY_LABELS = {
-    "supervised": "supervised",
-    "pt_ft": "PT+FT",
-    "just": "JUST",
-    "bljust": "BL-JUST",
-}
+from espnet_bljust.bilevel.strategy import STRATEGIES
+
+STRATEGY_LABELS = {name: strategy.label for name, strategy in STRATEGIES.items()}
 
 
 def _pyplot():

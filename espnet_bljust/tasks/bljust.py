@@ -21,7 +21,8 @@ from typeguard import typechecked
 
 from espnet_bljust.asr.bljust_model import UPPER_UNSUP_SOURCES, BLJUSTModel
 from espnet_bljust.bilevel.penalty_schedule import GAMMA_SHAPES
-from espnet_bljust.bilevel.phases import PHASE_UNITS, STRATEGIES
+from espnet_bljust.bilevel.phases import PHASE_UNITS
+from espnet_bljust.bilevel.strategy import STRATEGY_NAMES, get_strategy
 from espnet_bljust.iterators.batch_stream import (
     BatchStream,
     distributed_rank,
@@ -33,10 +34,6 @@ from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
 from espnet_bljust.train.resume_check import check_resume_options
 from espnet_bljust.unsup import unsup_loss_choices
 from espnet_bljust.data.list_checks import check_labeled_lists, check_unlabeled_lists
-
-# Strategies whose every step may need the unlabeled stream.
-NEEDS_UNLABELED = ("bljust", "pt_ft")
-
 
 def comma_separated_list(value: str) -> List[str]:
     """'a,b' -> ['a', 'b'] (argparse type)."""
@@ -60,11 +57,8 @@ def token_check_options(args: argparse.Namespace) -> Dict[str, Any]:
 
 def needs_unlabeled_stream(args: argparse.Namespace) -> bool:
     """Whether the chosen strategy reads unlabeled speech."""
-    if args.strategy in NEEDS_UNLABELED:
-        return True
-    if args.strategy == "just":
-        return args.upper_unsup_source == "unlabeled" or args.exploration_len > 0
-    return False
+    strategy = get_strategy(args.strategy)
+    return strategy.needs_unlabeled_stream(args.upper_unsup_source, args.exploration_len)
 
 
 class UnsupLossConfError(ValueError):
@@ -171,7 +165,7 @@ class BLJUSTTask(ASRTask):
             "--strategy",
             type=str,
             default="bljust",
-            choices=STRATEGIES,
+            choices=STRATEGY_NAMES,
             help="bljust: PBGD bilevel; just: f + lambda*g single level; "
             "pt_ft: g for the exploration phase, then f; supervised: f only",
         )

@@ -22,6 +22,7 @@ from typeguard import typechecked
 
 from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
 from espnet_bljust.bilevel.phases import Phase, PhasePlan
+from espnet_bljust.bilevel.strategy import get_strategy
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelEpoch
 from espnet_bljust.train.checkpoints import atomic_trainer_saves, load_first_readable
 from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
@@ -59,7 +60,7 @@ def build_phase_plan(options: BLJUSTTrainerOptions) -> PhasePlan:
     else:
         total = None
     return PhasePlan(
-        strategy=options.strategy,
+        strategy=get_strategy(options.strategy),
         unit=options.phase_unit,
         exploration_len=options.exploration_len,
         joint_len=options.joint_len,
@@ -430,10 +431,11 @@ class BLJUSTTrainer(Trainer):
     ) -> Dict[str, Optional[float]]:
         """The steps of one tick of ``phase``; returns reporter stats."""
         state = runner.state
+        strategy = get_strategy(options.strategy)
         stats: Dict[str, Optional[float]] = {}
         stepped = False
         if phase == Phase.EXPLORATION or (
-            phase == Phase.JOINT and options.strategy == "bljust"
+            phase == Phase.JOINT and strategy.lower_steps_in_joint
         ):
             num_lower = 1 if phase == Phase.EXPLORATION else options.lower_steps_per_upper
             lower = [runner.lower_step(unlabeled) for _ in range(num_lower)]
@@ -445,11 +447,10 @@ class BLJUSTTrainer(Trainer):
             stats["loss"] = stats.get("loss_unsup_lower")
 
         if phase == Phase.JOINT:
-            if options.strategy == "bljust":
-                gamma = schedule(state["joint_upper_steps"])
-                lr_scale = schedule.step_scale(gamma) if options.pbgd_step_scaling else 1
-            else:  # just: a fixed weighted sum
-                gamma, lr_scale = options.just_weight, 1.0
+            gamma, lr_scale = strategy.joint_weight(
+                schedule, state["joint_upper_steps"], options.just_weight,
+                options.pbgd_step_scaling,
+            )  # fmt: skip
             state["gamma"] = gamma
             interval = options.grad_cosine_interval
             cosine = interval > 0 and state["joint_upper_steps"] % interval == 0
