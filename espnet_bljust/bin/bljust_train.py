@@ -7,7 +7,8 @@ ones (``--print_config`` shows all of them with their defaults).
 
 import sys
 
-from espnet_bljust.tasks.bljust import BLJUSTTask, UnsupLossConfError
+from espnet_bljust.tasks.bljust import BLJUSTTask
+from espnet_bljust.tasks.unsup_loss_build import UnsupLossConfError
 from espnet_bljust.train.resume_check import ResumeMismatchError
 from espnet_bljust.data.list_checks import DataCheckError
 

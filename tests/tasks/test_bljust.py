@@ -5,7 +5,8 @@ import yaml
 
 from conftest import REPO, train_args
 from espnet_bljust.bin import bljust_train
-from espnet_bljust.tasks.bljust import BLJUSTTask, UnsupLossConfError, check_unsup_loss_conf
+from espnet_bljust.tasks.bljust import BLJUSTTask
+from espnet_bljust.tasks.unsup_loss_build import UnsupLossConfError, check_unsup_loss_conf
 from espnet_bljust.unsup import unsup_loss_choices
 
 FSDD_CONF = REPO / "egs2" / "fsdd" / "bljust1" / "conf"
