@@ -1,6 +1,7 @@
 """Model card (README.md) of a packed BL-JUST model, and its upload to the Hugging Face hub.
 
-``write`` renders the card from what the recipe produced: the training config
+``write`` fills in the card template (``templates/model_card.md.j2``, package
+data) from what the recipe produced: the training config
 the trainer saved (``config.yaml``: strategy, unsupervised loss, phases, γ,
 model size), the data dirs (utterances and hours per set), ``RESULTS.md`` (the
 WER/CER table) and the licenses. ``push`` uploads a prepared folder (the
@@ -21,48 +22,11 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+import jinja2
 import yaml
 
+from espnet_bljust.bilevel.strategy import STRATEGIES
 from espnet_bljust.data.list_checks import read_list
-
-CITATIONS = """\
-@article{cui2024bljust,
-  title   = {Bilevel Joint Unsupervised and Supervised Training for Automatic Speech Recognition},
-  author  = {Cui, Xiaodong and Saif, A F M and Lu, Songtao and Chen, Lisha and Chen, Tianyi
-             and Kingsbury, Brian and Saon, George},
-  journal = {arXiv preprint arXiv:2412.08548},
-  year    = {2024}
-}
-
-@inproceedings{saif2024bljust,
-  title     = {Joint Unsupervised and Supervised Training for Automatic Speech Recognition
-               via Bilevel Optimization},
-  author    = {Saif, A F M and Cui, Xiaodong and Shen, Han and Lu, Songtao and Kingsbury, Brian
-               and Chen, Tianyi},
-  booktitle = {ICASSP 2024},
-  note      = {arXiv:2401.06980},
-  year      = {2024}
-}
-
-@inproceedings{watanabe2018espnet,
-  title     = {{ESPnet}: End-to-End Speech Processing Toolkit},
-  author    = {Watanabe, Shinji and Hori, Takaaki and Karita, Shigeki and Hayashi, Tomoki
-               and Nishitoba, Jiro and Unno, Yuya and Soplin, Nelson Enrique Yalta
-               and Heymann, Jahn and Wiesner, Matthew and Chen, Nanxin and Renduchintala,
-               Adithya and Ochiai, Tsubasa},
-  booktitle = {Interspeech},
-  year      = {2018}
-}
-"""
-
-STRATEGIES = {
-    "bljust": "BL-JUST: penalty-based bilevel gradient descent — lower steps on the "
-    "unsupervised loss g, upper steps on f + γ·g with γ raised toward γ_max",
-    "just": "JUST: one joint step on the supervised loss plus λ × the unsupervised loss",
-    "pt_ft": "PT+FT: unsupervised pre-training, then supervised fine-tuning",
-    "supervised": "supervised only (labeled data; the unlabeled data is not used)",
-}
-
 
 class UploadError(RuntimeError):
     """The upload could not be done (package, token, network or hub refusal).
@@ -150,12 +114,6 @@ def _duration(hours: Optional[float]) -> str:
     return f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def render_card(
     config: dict,
     results: str,
@@ -169,7 +127,8 @@ def render_card(
     command: Optional[str] = None,
     lm_config: Optional[str] = None,
 ) -> str:
-    """The model card text (Hugging Face front matter + Markdown).
+    """The model card text (Hugging Face front matter + Markdown), from
+    ``templates/model_card.md.j2``.
 
     Args:
         config: the ``config.yaml`` the trainer saved.
@@ -193,80 +152,35 @@ def render_card(
         "datasets": [corpus],
         "pipeline_tag": "automatic-speech-recognition",
     }
-    data_rows = [[d["role"], d["name"], d["utts"], _duration(d.get("hours"))] for d in data_sets]
-    model_ref = hf_repo or "<path to the packed .zip>"
-    parts = [
-        "---",
-        yaml.safe_dump(front, sort_keys=False, allow_unicode=True).strip(),
-        "---",
-        "",
-        f"# BL-JUST ASR model: {corpus} ({strategy})",
-        "",
-        "A CTC speech recognizer trained with **BL-JUST** (bilevel joint unsupervised and "
-        "supervised training; Cui et al., arXiv:2412.08548; Saif et al., ICASSP 2024, "
-        "arXiv:2401.06980) in ESPnet with the `espnet_bljust` plugin: one shared encoder "
-        "trained on labeled and unlabeled speech at once, as a bilevel problem — the "
-        "unsupervised loss on unlabeled speech at the lower level, the supervised loss on "
-        "labeled speech at the upper level — instead of pre-training then fine-tuning.",
-        "",
-        f"Training strategy: **{strategy}** — {STRATEGIES.get(strategy, 'see the config')}.",
-        "",
-        "## Data",
-        "",
-        f"Corpus: **{corpus}**. License of the data: {data_license}.",
-        "",
-        _table(["role", "set", "utterances", "audio"], data_rows),
-        "",
-        "## Results",
-        "",
-        results.strip() or "(no results)",
-        "",
-        "## Configuration",
-        "",
-        _table(["setting", "value"], config_rows(config)),
-        "",
-    ]
-    if train_config:
-        parts += [f"Training config: `{train_config}` (the full saved config is "
-                  "`config.yaml` in this package).", ""]  # fmt: skip
-    if command:
-        parts += ["Produced by:", "", "```sh", command, "```", ""]
-    parts += [
-        "## Usage",
-        "",
-        "The model is a plain espnet2 ASR model (`model: espnet`); the unmodified "
-        "`espnet2.bin.asr_inference` decodes it:",
-        "",
-        "```python",
-        "import soundfile",
-        "from espnet2.bin.asr_inference import Speech2Text",
-        "",
-        f'speech2text = Speech2Text.from_pretrained("{model_ref}", ctc_weight=1.0,',
-        "                                           lm_weight=0.0, beam_size=10)",
-        'speech, rate = soundfile.read("speech.wav")  # mono, '
-        f"{_get(config, 'frontend_conf', 'fs', default=16000)} Hz",
-        "text, *_ = speech2text(speech)[0]",
-        "```",
-        "",
-    ]
-    if lm_config:
-        parts += [f"The package also holds a token LM trained on the labeled transcripts only "
-                  f"(`{lm_config}`); `from_pretrained` loads it, and `lm_weight` > 0 fuses it "
-                  "with the CTC scores (`lm_weight=0.0`, as above, decodes with CTC alone; "
-                  "espnet2's default is 1.0).", ""]  # fmt: skip
-    parts += [
-        "## License",
-        "",
-        f"Model: {model_license}. Data: {data_license}.",
-        "",
-        "## Citation",
-        "",
-        "```bibtex",
-        CITATIONS.strip(),
-        "```",
-        "",
-    ]
-    return "\n".join(parts)
+    known = STRATEGIES.get(strategy)
+    return _template().render(
+        front_matter=yaml.safe_dump(front, sort_keys=False, allow_unicode=True).strip(),
+        corpus=corpus,
+        strategy=strategy,
+        strategy_summary=known.summary if known else "see the config",
+        data_license=data_license,
+        data_sets=[dict(d, duration=_duration(d.get("hours"))) for d in data_sets],
+        results=results.strip(),
+        config_rows=config_rows(config),
+        train_config=train_config,
+        command=command,
+        model_ref=hf_repo or "<path to the packed .zip>",
+        fs=_get(config, "frontend_conf", "fs", default=16000),
+        lm_config=lm_config,
+        model_license=model_license,
+    )
+
+
+def _template() -> jinja2.Template:
+    """The card template shipped as package data."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("espnet_bljust.recipe", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Markdown, not HTML
+    )
+    return environment.get_template("model_card.md.j2")
 
 
 def write_card(args: argparse.Namespace) -> Path:

@@ -1,4 +1,4 @@
-"""model_card: the card's content from config, data dirs and RESULTS.md; offline push."""
+"""model_card: the card template filled in from config, data dirs and RESULTS.md; offline push."""
 
 import pytest
 import yaml
@@ -89,3 +89,20 @@ def test_push_without_token_or_offline_is_one_clear_error(tmp_path, monkeypatch,
     assert e.value.code == 1
     err = capsys.readouterr().err
     assert "no Hugging Face token" in err and "Traceback" not in err
+
+
+def test_card_template_is_package_data_and_names_each_strategy():
+    from importlib.resources import files
+
+    from espnet_bljust.bilevel.strategy import STRATEGIES
+    from espnet_bljust.recipe.model_card import render_card
+
+    template = files("espnet_bljust.recipe") / "templates" / "model_card.md.j2"
+    assert "{{ strategy_summary }}" in template.read_text(encoding="utf-8")
+    for name, strategy in STRATEGIES.items():
+        card = render_card(dict(CONFIG, strategy=name), "", "demo", "none", [])
+        assert f"Training strategy: **{name}** — {strategy.summary}." in card
+        assert "(no results)" in card and "Produced by:" not in card
+        assert card.endswith("```\n") and "{{" not in card.replace("{{ESPnet}", "")
+    card = render_card(dict(CONFIG, strategy="other"), "", "demo", "none", [])
+    assert "Training strategy: **other** — see the config." in card
