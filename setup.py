@@ -15,6 +15,12 @@ setup(
     long_description=(Path(__file__).parent / "README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["espnet_bljust", "espnet_bljust.*"]),
+    # Default configs and the model card template travel with the package.
+    package_data={
+        "espnet_bljust.conf": ["*.yaml"],
+        "espnet_bljust.recipe": ["templates/*"],
+    },
+    license_files=["LICENSE"],
     python_requires=">=3.10,<3.12",
     install_requires=[
         # torch and torchaudio must be a matching pair.
@@ -25,6 +31,7 @@ setup(
         "sentencepiece",
         "jiwer",
         "pyyaml",
+        "jinja2",
         # espnet2 imports these at run time without declaring them.
         "tensorboard",
         "matplotlib",

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_bljust.bin.compare_strategies import (  # noqa: F401 (re-exported)
-    DEFAULT_CONFIG,
     REPO,
     ChildRun,
     epoch_stats,
@@ -26,7 +25,9 @@ from espnet_bljust.bin.compare_strategies import (  # noqa: F401 (re-exported)
     run_child,
     train_argv,
 )
+from espnet_bljust.conf import TINY_CONFIG, config_path
 
+DEFAULT_CONFIG = config_path(TINY_CONFIG)
 DEFAULT_FSDD = Path(
     os.environ.get("BLJUST_SHARED_DATA", REPO.parent / "shared" / "data")
 ) / "fsdd"

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from espnet_bljust.conf import config_path
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(
     os.environ.get("BLJUST_SHARED_DATA", REPO.parent / "shared" / "data")
 ).resolve()
-TINY_CONFIG = REPO / "conf" / "train_bljust_conformer_tiny.yaml"
+TINY_CONFIG = config_path("train_bljust_conformer_tiny.yaml")
 
 
 def copy_recipe(corpus: str, dest: Path, **env_vars: str):
