@@ -1,20 +1,41 @@
 """Which phase of training a tick belongs to, for each strategy."""
 
+import logging
 from typing import Optional
 
 from typeguard import typechecked
 
 from espnet_bljust.bilevel.strategy import Phase, Strategy  # noqa: F401 (Phase re-exported)
 
-PHASE_UNITS = ("epoch", "step")
+PHASE_UNITS = ("epoch", "tick")
+# Older names of a unit, still accepted with a deprecation line.
+PHASE_UNIT_ALIASES = {"step": "tick"}
+
+
+_warned = set()  # espnet2 parses the options more than once: one line per name
+
+
+def phase_unit(value: str) -> str:
+    """argparse type of ``--phase_unit``: an older name maps to the unit it meant."""
+    if value in PHASE_UNIT_ALIASES:
+        new = PHASE_UNIT_ALIASES[value]
+        if value in _warned:
+            return new
+        _warned.add(value)
+        logging.warning(
+            f"--phase_unit {value} is deprecated: it counts ticks of the phase plan, "
+            f"not optimizer steps; write --phase_unit {new}"
+        )
+        return new
+    return value
 
 
 class PhasePlan:
     """Phase boundaries: exploration [0, N1), joint [N1, N1+N2), fine-tune after.
 
-    Lengths count epochs (1-based epoch numbers) or steps (ticks: one
-    exploration step, one K-lower+1-upper round, or one fine-tune step),
-    according to ``unit``. A negative ``joint_len`` lets the joint phase run
+    Lengths count epochs (1-based epoch numbers) or ticks (one exploration
+    step, one round of K lower steps and one upper step, or one fine-tune
+    step), according to ``unit``. A negative ``joint_len`` lets the joint phase run
     until ``total - finetune_len`` where ``total`` is the training length in
     the same unit (max_epoch, or max_epoch * num_iters_per_epoch).
 
@@ -44,7 +65,7 @@ class PhasePlan:
             if total is None:
                 raise ValueError(
                     "joint_len < 0 (until fine-tuning) needs the total training "
-                    f"length in {unit}s; with phase_unit=step set "
+                    f"length in {unit}s; with phase_unit=tick set "
                     "--num_iters_per_epoch, or give --joint_len explicitly"
                 )
             joint_len = max(0, total - exploration_len - finetune_len)

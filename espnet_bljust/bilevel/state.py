@@ -11,7 +11,7 @@ from typing import Dict
 import torch
 
 INT_FIELDS = (
-    "ticks",  # steps of the phase plan taken so far (see PhasePlan)
+    "ticks",  # ticks of the phase plan taken so far (see PhasePlan)
     "lower_steps",  # optimizer steps of the lower level
     "upper_steps",  # optimizer steps of the upper level (all phases)
     "joint_upper_steps",  # upper steps inside the joint phase (drive gamma)
@@ -22,7 +22,7 @@ INT_FIELDS = (
     "labeled_offset",
     "unlabeled_pass",  # unlabeled stream: the same
     "unlabeled_offset",
-    "phase",  # index of Phase of the last step
+    "phase",  # index of Phase of the last tick
 )
 FLOAT_FIELDS = ("gamma",)
 

@@ -19,7 +19,7 @@ from typeguard import typechecked
 
 from espnet_bljust.asr.bljust_model import UPPER_UNSUP_SOURCES, BLJUSTModel
 from espnet_bljust.bilevel.penalty_schedule import GAMMA_SHAPES
-from espnet_bljust.bilevel.phases import PHASE_UNITS
+from espnet_bljust.bilevel.phases import PHASE_UNITS, phase_unit
 from espnet_bljust.bilevel.strategy import STRATEGY_NAMES, get_strategy
 from espnet_bljust.iterators.batch_stream import (
     BatchStream,
@@ -157,10 +157,11 @@ class BLJUSTTask(ASRTask):
         )
         group.add_argument(
             "--phase_unit",
-            type=str,
+            type=phase_unit,
             default="epoch",
             choices=PHASE_UNITS,
-            help="Unit of --exploration_len/--joint_len/--finetune_len",
+            help="Unit of --exploration_len/--joint_len/--finetune_len: epoch, or "
+            "tick (one unit of the phase plan; 'step', its older name, still works)",
         )
         group.add_argument(
             "--exploration_len",

@@ -274,7 +274,7 @@ class _StepRunner:
 class BLJUSTTrainer(Trainer):
     """espnet2 Trainer whose epoch follows the bilevel phase plan.
 
-    Per step ("tick") of the plan:
+    Per tick of the plan:
     - exploration: one lower step of g (lower optimizer: theta, eta);
     - joint, ``bljust``: K lower steps of g, then one upper step of
       f + gamma * g (upper optimizer: theta, phi, eta), its step size scaled
@@ -386,13 +386,13 @@ class BLJUSTTrainer(Trainer):
         num_ticks = iterator.num_ticks(plan.phase(iterator.epoch, state["ticks"]))
         log_interval = options.log_interval or max(num_ticks // 20, 10)
         logging.info(
-            f"epoch {iterator.epoch}: {num_ticks} steps, {plan}, {schedule}, "
+            f"epoch {iterator.epoch}: {num_ticks} ticks, {plan}, {schedule}, "
             f"state {state.as_dict()}"
         )
         model.train()
         any_valid = False
         for tick in range(1, num_ticks + 1):
-            with reporter.measure_time("step_time"):
+            with reporter.measure_time("tick_time"):
                 phase = plan.phase(iterator.epoch, state["ticks"])
                 stats = cls._one_tick(runner, phase, labeled, unlabeled, schedule, options)
             stepped = stats.pop("_stepped")

@@ -15,6 +15,8 @@ import yaml
 
 from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
+from espnet_bljust.bilevel.phases import PHASE_UNIT_ALIASES
+
 # Options that may change between a run and its resumption: they do not
 # alter what the next training step computes (or only extend the run).
 MAY_CHANGE = frozenset(
@@ -80,6 +82,8 @@ def check_resume_options(args: argparse.Namespace) -> None:
         return
     with open(config, encoding="utf-8") as f:
         saved = yaml.safe_load(f)
+    if saved.get("phase_unit") in PHASE_UNIT_ALIASES:  # a run saved under the older name
+        saved["phase_unit"] = PHASE_UNIT_ALIASES[saved["phase_unit"]]
     allowed = args.resume_allow_changes or []
     found = differences(saved, vars(args), allowed)
     if found:

@@ -19,7 +19,7 @@ def test_two_process_bljust_training_learns_and_checkpoints(fsdd_small, tmp_path
     args = train_args(
         fsdd_small, exp,
         "--strategy", "bljust", "--max_epoch", "2", "--num_iters_per_epoch", str(NUM_ITERS),
-        "--phase_unit", "step", "--exploration_len", "2", "--joint_len", "8",
+        "--phase_unit", "tick", "--exploration_len", "2", "--joint_len", "8",
         "--scheduler_conf", "warmup_steps=10", "--lower_scheduler_conf", "warmup_steps=10",
         "--dist_backend", "gloo", "--multiprocessing_distributed", "false",
     )  # fmt: skip

@@ -17,7 +17,7 @@ from conftest import REPO, train_args
 
 ARGS = [
     "--strategy", "bljust", "--max_epoch", "4", "--num_iters_per_epoch", "4",
-    "--phase_unit", "step", "--exploration_len", "2", "--joint_len", "10",
+    "--phase_unit", "tick", "--exploration_len", "2", "--joint_len", "10",
     "--finetune_len", "4", "--lower_steps_per_upper", "2",
     "--scheduler_conf", "warmup_steps=10", "--lower_scheduler_conf", "warmup_steps=10",
     "--resume", "true",

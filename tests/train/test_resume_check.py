@@ -52,3 +52,14 @@ def test_check_resume_options_only_acts_when_resuming_a_saved_run(tmp_path):
     check_resume_options(args)
     args.resume, args.resume_allow_changes = True, ["strategy"]
     check_resume_options(args)
+
+
+def test_a_run_saved_with_the_older_phase_unit_name_resumes(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(dict(SAVED, phase_unit="step")))
+    (tmp_path / "checkpoint.pth").write_bytes(b"x")
+    args = argparse.Namespace(**dict(SAVED, phase_unit="tick", output_dir=str(tmp_path),
+                                     resume=True, resume_allow_changes=[]))  # fmt: skip
+    check_resume_options(args)
+    args.phase_unit = "epoch"
+    with pytest.raises(ResumeMismatchError, match="phase_unit: 'tick' \\(saved\\) -> 'epoch'"):
+        check_resume_options(args)

@@ -18,7 +18,7 @@ from espnet_bljust.bin import bljust_train
 COMMON = [
     "--max_epoch", "2",
     "--num_iters_per_epoch", "6",
-    "--phase_unit", "step",
+    "--phase_unit", "tick",
     "--grad_cosine_interval", "2",
     "--scheduler_conf", "warmup_steps=10",
     "--lower_scheduler_conf", "warmup_steps=10",
