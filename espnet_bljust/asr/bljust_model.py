@@ -12,7 +12,7 @@ from espnet_bljust.asr.ctc_error import ctc_greedy_wer
 from espnet_bljust.bilevel.state import BilevelState
 from espnet_bljust.unsup.abs_unsup_loss import AbsUnsupLoss
 
-LEVELS = ("supervised", "unsupervised", "joint")
+OBJECTIVES = ("supervised", "unsupervised", "joint")  # f, g, f and g
 UPPER_UNSUP_SOURCES = ("labeled_shared", "labeled", "unlabeled")
 
 
@@ -35,11 +35,11 @@ class BLJUSTModel(ESPnetASRModel):
 
     ``forward`` keeps ESPnetASRModel's signature and meaning (the supervised
     loss f), so validation and every espnet2 tool work unchanged; the keyword
-    ``level`` selects the other objectives through the same ``forward`` (so
+    ``objective`` selects the other objectives through the same ``forward`` (so
     DistributedDataParallel sees every pass):
 
-    - ``level="unsupervised"``: g on ``speech`` -> (loss_g, stats, weight)
-    - ``level="joint"``: f and g -> ((loss_f, loss_g), stats, weight); where g
+    - ``objective="unsupervised"``: g on ``speech`` -> (loss_g, stats, weight)
+    - ``objective="joint"``: f and g -> ((loss_f, loss_g), stats, weight); where g
       comes from is ``unsup_source`` (see :meth:`forward_joint`).
 
     The saved ``config.yaml`` keeps ``model: espnet`` and the model_conf of
@@ -116,25 +116,26 @@ class BLJUSTModel(ESPnetASRModel):
         speech_lengths: torch.Tensor,
         text: Optional[torch.Tensor] = None,
         text_lengths: Optional[torch.Tensor] = None,
-        level: str = "supervised",
+        objective: str = "supervised",
         unsup_source: str = "labeled_shared",
         unlabeled_speech: Optional[torch.Tensor] = None,
         unlabeled_speech_lengths: Optional[torch.Tensor] = None,
         **kwargs,
     ):
-        """Compute the objective of one ``level``.
+        """Compute one ``objective`` (the two levels use them: the lower level
+        g, the upper level f, or f and g in the joint phase).
 
         Args:
             speech: (B, L) waveforms (or (B, T, F) features without frontend).
             speech_lengths: (B,)
             text: (B, U) token ids; needed for "supervised" and "joint".
             text_lengths: (B,)
-            level: "supervised", "unsupervised" or "joint".
+            objective: "supervised" (f), "unsupervised" (g) or "joint" (f and g).
             unsup_source: where "joint" takes g from (see forward_joint).
             unlabeled_speech: (B2, L2) for unsup_source="unlabeled".
             unlabeled_speech_lengths: (B2,)
         """
-        if level == "supervised":
+        if objective == "supervised":
             self._wer_ctc = None
             loss, stats, weight = super().forward(
                 speech, speech_lengths, text, text_lengths, **kwargs
@@ -144,9 +145,9 @@ class BLJUSTModel(ESPnetASRModel):
                 stats["wer_ctc"] = force_gatherable(torch.tensor(self._wer_ctc), loss.device)
                 self._wer_ctc = None
             return loss, stats, weight
-        if level == "unsupervised":
+        if objective == "unsupervised":
             return self.forward_unsupervised(speech, speech_lengths)
-        if level == "joint":
+        if objective == "joint":
             return self.forward_joint(
                 speech,
                 speech_lengths,
@@ -157,7 +158,7 @@ class BLJUSTModel(ESPnetASRModel):
                 unlabeled_speech_lengths,
                 **kwargs,
             )
-        raise ValueError(f"level must be one of {LEVELS}: {level}")
+        raise ValueError(f"objective must be one of {OBJECTIVES}: {objective}")
 
     def collect_feats(
         self,

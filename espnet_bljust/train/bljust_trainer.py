@@ -227,7 +227,7 @@ class _StepRunner:
         """One step of g(theta, eta) on an unlabeled batch (lower optimizer)."""
 
         def compute():
-            loss, stats, _ = self.model(**self.batch(unlabeled), level="unsupervised")
+            loss, stats, _ = self.model(**self.batch(unlabeled), objective="unsupervised")
             return loss, stats
 
         return self.step(LOWER, compute)
@@ -236,7 +236,7 @@ class _StepRunner:
         """One step of f(theta, phi) on a labeled batch (upper optimizer)."""
 
         def compute():
-            loss, stats, _ = self.model(**self.batch(labeled), level="supervised")
+            loss, stats, _ = self.model(**self.batch(labeled), objective="supervised")
             return loss, stats
 
         return self.step(UPPER, compute)
@@ -257,7 +257,7 @@ class _StepRunner:
                     unlabeled_speech_lengths=extra["speech_lengths"],
                 )
             (loss_f, loss_g), stats, _ = self.model(
-                **self.batch(labeled), level="joint", unsup_source=source, **kwargs
+                **self.batch(labeled), objective="joint", unsup_source=source, **kwargs
             )
             stats = dict(stats)
             if cosine and first[0]:

@@ -83,19 +83,19 @@ def test_levels_return_espnet_shaped_outputs(model):
     batch = tiny_batch()
     loss, stats, weight = model(**batch)
     assert torch.isfinite(loss) and "loss_ctc" in stats and int(weight) == 2
-    loss_g, stats_g, _ = model(batch["speech"], batch["speech_lengths"], level="unsupervised")
+    loss_g, stats_g, _ = model(batch["speech"], batch["speech_lengths"], objective="unsupervised")
     assert torch.isfinite(loss_g) and "loss_unsup" in stats_g
     for source in ("labeled_shared", "labeled", "unlabeled"):
         (f, g), stats_j, _ = model(
             **batch,
-            level="joint",
+            objective="joint",
             unsup_source=source,
             unlabeled_speech=batch["speech"],
             unlabeled_speech_lengths=batch["speech_lengths"],
         )
         assert f.requires_grad and g.requires_grad and "loss_ctc" in stats_j
-    with pytest.raises(ValueError, match="level"):
-        model(**batch, level="middle")
+    with pytest.raises(ValueError, match="objective"):
+        model(**batch, objective="middle")
 
 
 def _grads(loss, params):
@@ -108,7 +108,7 @@ def test_penalty_gradient_really_reaches_the_shared_encoder(model):
     would leave the update exactly that of f."""
     model, _ = model
     theta = [p for p in model.parameter_groups()["shared"] if p.requires_grad]
-    (f, g), _, _ = model(**tiny_batch(), level="joint")
+    (f, g), _, _ = model(**tiny_batch(), objective="joint")
     grad_f = _grads(f, theta)
     grad_g = _grads(g, theta)
     assert grad_g.norm() > 0
@@ -127,7 +127,7 @@ def test_shared_pass_masks_the_encoder_input(model):
     model.eval()
     batch = tiny_batch()
     f_clean, _, _ = model(**{k: v.clone() for k, v in batch.items()})
-    (f_masked, _), _, _ = model(**{k: v.clone() for k, v in batch.items()}, level="joint")
+    (f_masked, _), _, _ = model(**{k: v.clone() for k, v in batch.items()}, objective="joint")
     assert not torch.isclose(f_clean, f_masked)
 
 

@@ -160,14 +160,14 @@ def test_config_builds_and_each_level_steps(group, assets):
 
     # Unsupervised level g (a lower / exploration step).
     model.zero_grad()
-    loss_g, stats_g, _ = model(batch["speech"], batch["speech_lengths"], level="unsupervised")
+    loss_g, stats_g, _ = model(batch["speech"], batch["speech_lengths"], objective="unsupervised")
     assert torch.isfinite(loss_g) and "loss_unsup" in stats_g
     loss_g.backward()
     assert len(grads_of(model, shared)) > 0
 
     # Joint upper step f + gamma * g (labeled_shared: one masked pass for both).
     model.zero_grad()
-    (f, g), _, _ = model(**batch, level="joint", unsup_source=args.upper_unsup_source)
+    (f, g), _, _ = model(**batch, objective="joint", unsup_source=args.upper_unsup_source)
     assert torch.isfinite(f) and torch.isfinite(g)
     (f + 0.5 * g).backward()
     assert all(torch.isfinite(gr).all() for gr in grads_of(model, shared))

@@ -72,7 +72,7 @@ def test_non_finite_gradient_skips_the_step(runner):
     before = snapshot(theta)
 
     def bad():
-        loss, stats, _ = runner.model(**tiny_batch(), level="supervised")
+        loss, stats, _ = runner.model(**tiny_batch(), objective="supervised")
         return loss * float("nan"), stats
 
     ok, stats = runner.step(0, bad)
@@ -88,7 +88,7 @@ def test_non_finite_lower_step_is_skipped_and_a_good_step_resets_the_streak(runn
     before = snapshot(eta)
 
     def bad():
-        loss, stats, _ = runner.model(**tiny_batch(), level="unsupervised")
+        loss, stats, _ = runner.model(**tiny_batch(), objective="unsupervised")
         return loss * float("inf"), stats
 
     ok, _ = runner.step(1, bad)
