@@ -14,6 +14,14 @@ from espnet_bljust.bilevel.strategy import STRATEGIES
 STRATEGY_LABELS = {name: strategy.label for name, strategy in STRATEGIES.items()}
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
 def _pyplot():
     import matplotlib
 
@@ -65,10 +73,7 @@ def plot_dev_curve(
         ax.set_ylabel(f"{name} (%, clipped at 100)")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def plot_bljust_training(run: dict, path: Path, iters_per_epoch: int) -> Path:
@@ -93,10 +98,7 @@ def plot_bljust_training(run: dict, path: Path, iters_per_epoch: int) -> Path:
     more = twin.get_legend_handles_labels()
     ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=8)
     ax.set_title(f"BL-JUST, {run['labeled']} labeled utts, seed {run['seed']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def wer_by_labeled(runs: Sequence[dict], strategy: str):
@@ -127,7 +129,4 @@ def plot_wer_vs_labeled(runs: Sequence[dict], path: Path) -> Path:
     ax.set_ylabel("test WER (%)")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
