@@ -361,13 +361,16 @@ class BLJUSTTrainer(Trainer):
         """espnet2's validation; a non-finite validation loss stops the run
         before this epoch's checkpoint is written."""
         watcher = FiniteLossWatcher(reporter)
-        super().validate_one_epoch(
-            model=model,
-            iterator=iterator,
-            reporter=watcher,
-            options=options,
-            distributed_option=distributed_option,
-        )
+        try:
+            super().validate_one_epoch(
+                model=model,
+                iterator=iterator,
+                reporter=reporter,
+                options=options,
+                distributed_option=distributed_option,
+            )
+        finally:
+            watcher.detach()
         watcher.raise_if_nonfinite()
 
     @classmethod

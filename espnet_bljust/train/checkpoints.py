@@ -156,6 +156,7 @@ class AtomicLinkPath(type(Path())):
         if self._is_model_link(self) and self.is_symlink():
             return  # replaced by symlink_to right after
         super().unlink(missing_ok=missing_ok)
+        sidecar(self).unlink(missing_ok=True)
 
     def symlink_to(self, target, target_is_directory: bool = False) -> None:
         if not self._is_model_link(self):

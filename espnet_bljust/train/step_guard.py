@@ -128,23 +128,31 @@ class NonFiniteValidationError(RuntimeError):
 
 
 class FiniteLossWatcher:
-    """Passes stats on to espnet2's SubReporter and notes a non-finite ``loss``."""
+    """Notes a non-finite ``loss`` registered into espnet2's SubReporter.
+
+    Hooks the reporter's ``register`` (espnet2's typechecked validation
+    takes the SubReporter itself, not a wrapper); :meth:`detach` unhooks it.
+    """
 
     def __init__(self, reporter):
         self._reporter = reporter
+        self._register = reporter.register
         self.bad: Optional[float] = None
-
-    def __getattr__(self, name):
-        return getattr(self._reporter, name)
+        reporter.register = self.register
 
     def register(self, stats, weight=None) -> None:
         loss = stats.get("loss")
         loss = None if loss is None else float(loss)
         if loss is not None and not math.isfinite(loss) and self.bad is None:
             self.bad = loss
-        self._reporter.register(stats, weight)
+        self._register(stats, weight)
+
+    def detach(self) -> None:
+        """Give the reporter its own ``register`` back."""
+        del self._reporter.register
 
     def raise_if_nonfinite(self) -> None:
+        """NonFiniteValidationError naming the epoch when a loss was NaN/Inf."""
         if self.bad is not None:
             raise NonFiniteValidationError(
                 f"epoch {self._reporter.epoch}: the validation loss is {self.bad}; "
