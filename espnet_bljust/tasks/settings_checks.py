@@ -87,9 +87,10 @@ def output_dir_problem(output_dir: str) -> Optional[str]:
 def unread_stream_warnings(args: argparse.Namespace, reads_unlabeled: bool) -> List[str]:
     """A line when an unlabeled stream is given that ``--strategy`` never reads."""
     if args.unlabeled_data_path_and_name_and_type and not reads_unlabeled:
-        return [f"--strategy {args.strategy} (upper_unsup_source {args.upper_unsup_source}, "
-                f"exploration_len {args.exploration_len}) never reads the unlabeled stream "
-                "given by --unlabeled_data_path_and_name_and_type"]  # fmt: skip
+        how = "" if args.strategy == "supervised" else (
+            f" with --upper_unsup_source {args.upper_unsup_source} and no exploration")
+        return [f"--strategy {args.strategy}{how} never reads the unlabeled stream given "
+                "by --unlabeled_data_path_and_name_and_type: it is ignored"]  # fmt: skip
     return []
 
 

@@ -83,8 +83,8 @@ def test_a_stream_the_strategy_never_reads_is_named(fsdd_small, tmp_path, caplog
     args = parsed(train_args(fsdd_small, tmp_path / "exp", "--strategy", "supervised"))
     with caplog.at_level(logging.WARNING):
         check_before_training(args, needs_unlabeled_stream(args))
-    assert "--strategy supervised (upper_unsup_source unlabeled, exploration_len 0) " \
-        "never reads the unlabeled stream" in caplog.text
+    assert ("--strategy supervised never reads the unlabeled stream given by "
+            "--unlabeled_data_path_and_name_and_type: it is ignored") in caplog.text
 
 
 def test_labeled_and_unlabeled_overlap_is_named(fsdd_small, tmp_path, caplog):
