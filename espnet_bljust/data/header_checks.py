@@ -41,6 +41,13 @@ def header_info(value: str) -> Tuple[Optional[AudioInfo], Optional[str]]:
     return AudioInfo(rate=info.samplerate, channels=info.channels, frames=info.frames), None
 
 
+def _training_option(message: str) -> str:
+    """validate_data's duration option names -> bljust_train's."""
+    return message.replace("--min_duration", "--min_wav_duration").replace(
+        "--max_duration", "--max_wav_duration"
+    )
+
+
 def sound_list_problems(
     path: str,
     fs: Optional[int],
@@ -58,7 +65,7 @@ def sound_list_problems(
             continue
         info, error = header_info(value)
         found = [error] if error else audio_problems(info, fs, min_duration, max_duration)
-        problems += [Problem(path, m, lineno, uid) for m in found]
+        problems += [Problem(path, _training_option(m), lineno, uid) for m in found]
     return problems
 
 

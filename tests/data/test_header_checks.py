@@ -47,8 +47,9 @@ def test_bad_clips_are_named_by_line_and_utterance(data):
     where = f"{wav_scp}"
     assert found[0] == f"{where}:2: utterance '{at_8k}': sample rate 8000 Hz, expected 16000 Hz"
     assert found[1] == f"{where}:4: utterance '{stereo}': 2 channels, expected mono"
-    assert found[2] == f"{where}:6: utterance '{short}': too short: 0.050 s < --min_duration 0.1 s"
+    assert found[2] == f"{where}:6: utterance '{short}': too short: 0.050 s < --min_wav_duration 0.1 s"
     assert found[3].startswith(f"{where}:8: utterance '{long}': too long: 6")
+    assert found[3].endswith(" s > --max_wav_duration 30 s")
     assert found[4] == f"{where}:10: utterance '{piped}': {PIPE_IN_SOUND_LIST}"
     assert found[5].startswith(f"{where}:12: utterance '{broken}': unreadable audio file (")
     assert len(found) == 6
