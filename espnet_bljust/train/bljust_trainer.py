@@ -362,13 +362,7 @@ class BLJUSTTrainer(Trainer):
         before this epoch's checkpoint is written."""
         watcher = FiniteLossWatcher(reporter)
         try:
-            super().validate_one_epoch(
-                model=model,
-                iterator=iterator,
-                reporter=reporter,
-                options=options,
-                distributed_option=distributed_option,
-            )
+            super().validate_one_epoch(model, iterator, reporter, options, distributed_option)
         finally:
             watcher.detach()
         watcher.raise_if_nonfinite()

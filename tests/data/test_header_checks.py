@@ -1,11 +1,11 @@
 """Training-start audio checks: one header read per entry, naming line and utterance."""
 
-import shutil
 
 import numpy as np
 import pytest
 import soundfile
 
+from bin.test_bljust_train import broken  # noqa: F401 (fixture)
 from conftest import train_args
 from espnet_bljust.bin import bljust_train
 from espnet_bljust.data.header_checks import PIPE_IN_SOUND_LIST, sound_list_problems
@@ -25,10 +25,9 @@ def rewrite(wav_scp, line, make):
 
 
 @pytest.fixture()
-def data(fsdd_small, tmp_path):
-    copy = tmp_path / "data"
-    shutil.copytree(fsdd_small, copy)
-    return copy
+def data(broken):
+    """A writable copy of the small FSDD split."""
+    return broken
 
 
 def test_bad_clips_are_named_by_line_and_utterance(data):

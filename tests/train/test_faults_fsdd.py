@@ -13,6 +13,7 @@ import pytest
 import soundfile
 import torch
 
+from bin.test_bljust_train import broken  # noqa: F401 (fixture)
 from conftest import REPO, train_args
 from espnet_bljust.train.checksums import verify
 
@@ -59,10 +60,9 @@ def poison(wav_scp, line, value=float("nan")):
 
 
 @pytest.fixture()
-def data(fsdd_small, tmp_path):
-    copy = tmp_path / "data"
-    shutil.copytree(fsdd_small, copy)
-    return copy
+def data(broken):
+    """A writable copy of the small FSDD split."""
+    return broken
 
 
 def test_nan_wavs_are_skipped_and_leave_the_model_finite(data, tmp_path):
