@@ -311,12 +311,12 @@ class BLJUSTTrainer(Trainer):
         ``--resume true`` a missing ``checkpoint.pth`` is taken from the kept
         checkpoints instead of silently starting over.
         """
+        output_dir = Path(trainer_options.output_dir)
         if not distributed_option.distributed or distributed_option.dist_rank == 0:
-            output_dir = Path(trainer_options.output_dir)
             for stale in clean_temporaries(output_dir):
                 logging.info(f"removed {stale}, left by an interrupted save")
-            if trainer_options.resume:
-                restore_missing_checkpoint(output_dir / "checkpoint.pth")
+        if trainer_options.resume:
+            restore_missing_checkpoint(output_dir / "checkpoint.pth")
         with atomic_trainer_saves(trainer_options.keep_last_checkpoints):
             super().run(
                 model=model,

@@ -127,16 +127,20 @@ def restore_missing_checkpoint(checkpoint: Path) -> Optional[Path]:
 
     Returns the kept checkpoint used (None when nothing was done). Which one
     actually loads is decided by :func:`load_first_readable`, which verifies.
+    Every rank calls it: each one then finds ``checkpoint`` before resuming.
     """
     if checkpoint.exists() or checkpoint.is_symlink():
         return None
     kept = history(checkpoint.parent)
     if not kept:
         return None
-    os.link(kept[0], checkpoint)
     digest = read_checksum(kept[0])
-    if digest is not None:
+    if digest is not None:  # first, so whoever sees the checkpoint sees its checksum
         write_checksum(checkpoint, digest)
+    try:
+        os.link(kept[0], checkpoint)
+    except FileExistsError:  # another rank of the same run did it
+        return None
     logging.warning(
         f"{checkpoint} is missing: resuming from the kept {kept[0]} (older ones are kept)"
     )

@@ -9,7 +9,7 @@ import pytest
 from conftest import train_args
 from espnet_bljust.bin import bljust_train
 from espnet_bljust.tasks.bljust import BLJUSTTask, needs_unlabeled_stream
-from espnet_bljust.tasks.settings_checks import check_before_training
+from espnet_bljust.tasks.settings_checks import SettingsError, check_before_training
 
 ERROR = "bljust_train: error: "
 
@@ -45,6 +45,12 @@ def test_bad_setting_is_one_line_before_anything_is_written(
     exp = tmp_path / "exp"
     assert refused(train_args(fsdd_small, exp, *extra), capsys) == message
     assert not exp.exists()
+
+
+def test_debug_shows_the_traceback_instead(fsdd_small, tmp_path):
+    with pytest.raises(SettingsError, match="K must be >= 1"):
+        bljust_train.main(train_args(fsdd_small, tmp_path / "exp",
+                                     "--lower_steps_per_upper", "0", "--debug"))  # fmt: skip
 
 
 def test_read_only_output_dir(fsdd_small, tmp_path, capsys):
