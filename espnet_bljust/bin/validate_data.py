@@ -5,6 +5,13 @@ Prints one line per problem (``file:line: utterance 'id': what is wrong``),
 warnings prefixed with ``WARNING:``, then one summary line per dir. Exits 1
 when any dir has an error, 0 otherwise (warnings do not count).
 
+Every audio entry is decoded: unreadable, truncated, NaN/Inf and silent
+(all-zero) clips are errors, as are other rates and channel counts. Durations
+outside ``--min_duration``/``--max_duration`` are errors; without them, clips
+outside the recipes' bounds (0.1 s, 20 s) are warnings. ``--loader sound``
+(the lists training reads with espnet2's ``sound`` type) makes pipe entries
+errors, as that loader opens files only.
+
 Relative audio paths in wav.scp are read relative to the working directory, as
 espnet2 reads them: run from the folder the recipe runs in.
 
@@ -16,9 +23,16 @@ Usage:
 """
 
 import argparse
+import dataclasses
 import sys
 
-from espnet_bljust.data.list_checks import TOKEN_TYPES, validate_data_dir
+from espnet_bljust.data.audio_checks import is_pipe
+from espnet_bljust.data.header_checks import PIPE_IN_SOUND_LIST
+from espnet_bljust.data.list_checks import TOKEN_TYPES, NotUTF8Error, Problem, Report
+from espnet_bljust.data.list_checks import read_list, validate_data_dir
+
+# The recipes' --min_wav_duration / --max_wav_duration (egs2/TEMPLATE/bljust1/bljust.sh).
+RECIPE_MIN_DURATION, RECIPE_MAX_DURATION = 0.1, 20.0
 
 
 def parse_rate(value: str) -> int:
@@ -52,9 +66,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bpemodel", default=None,
                         help="sentencepiece model (--token_type bpe)")
     parser.add_argument("--min_duration", type=float, default=None,
-                        help="shortest allowed utterance in seconds")
+                        help="shortest allowed utterance in seconds (default: shorter than "
+                        f"{RECIPE_MIN_DURATION} s is a warning)")
     parser.add_argument("--max_duration", type=float, default=None,
-                        help="longest allowed utterance in seconds")
+                        help="longest allowed utterance in seconds (default: longer than "
+                        f"{RECIPE_MAX_DURATION} s is a warning)")
     parser.add_argument("--overlap_with", "--unlabeled_dir", action="append", default=[],
                         metavar="DIR",
                         help="warn about utterances (same id or same audio) also in "
@@ -66,7 +82,36 @@ def get_parser() -> argparse.ArgumentParser:
                         help="seconds a 'command |' wav.scp entry may run")
     parser.add_argument("--nj", type=int, default=1,
                         help="audio entries read in parallel")
+    parser.add_argument("--loader", choices=("format_wav", "sound"), default="format_wav",
+                        help="what reads wav.scp: format_wav (runs 'command |' entries) or "
+                        "espnet2's 'sound' type, as training does (files only: pipes are errors)")
     return parser
+
+
+def sound_loader_problems(data_dir: str) -> list:
+    """An error for every pipe entry of ``<data_dir>/wav.scp``."""
+    try:
+        entries = read_list(f"{data_dir}/wav.scp")
+    except (OSError, NotUTF8Error):
+        return []  # reported by validate_data_dir
+    return [Problem(f"{data_dir}/wav.scp", PIPE_IN_SOUND_LIST, lineno, uid)
+            for lineno, uid, value in entries if is_pipe(value)]  # fmt: skip
+
+
+def bound(given, default, skip_audio):
+    """The duration bound to check: the given one, else the recipes' (not with --skip_audio)."""
+    return given if given is not None or skip_audio else default
+
+
+def soften_default_bounds(report: Report, args: argparse.Namespace) -> None:
+    """Durations outside bounds nobody asked for are warnings, not errors."""
+    defaulted = [args.min_duration is None, args.max_duration is None]
+    for i, p in enumerate(report.problems):
+        short, long = p.message.startswith("too short"), p.message.startswith("too long")
+        if (short and defaulted[0]) or (long and defaulted[1]):
+            report.problems[i] = dataclasses.replace(
+                p, warning=True, message=p.message + " (the recipes' default bound)"
+            )
 
 
 def main(cmd=None) -> None:
@@ -86,13 +131,16 @@ def main(cmd=None) -> None:
             token_list=args.token_list,
             token_type=args.token_type,
             bpemodel=args.bpemodel,
-            min_duration=args.min_duration,
-            max_duration=args.max_duration,
+            min_duration=bound(args.min_duration, RECIPE_MIN_DURATION, args.skip_audio),
+            max_duration=bound(args.max_duration, RECIPE_MAX_DURATION, args.skip_audio),
             overlap_with=args.overlap_with,
             skip_audio=args.skip_audio,
             pipe_timeout=args.pipe_timeout,
             nj=args.nj,
         )
+        if args.loader == "sound":
+            report.problems += sound_loader_problems(data_dir)
+        soften_default_bounds(report, args)
         for problem in report.problems:
             print(problem)
         print(report.summary())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import soundfile
 
 # A data chunk size this large in a streamed WAV means "length unknown".
@@ -35,6 +36,8 @@ class AudioInfo:
     rate: int
     channels: int
     frames: int
+    nonfinite: bool = False  # NaN or Inf among the samples (float formats)
+    peak: Optional[float] = None  # largest |sample| (1.0 = full scale); None: not decoded
 
     @property
     def seconds(self) -> float:
@@ -83,13 +86,19 @@ def wav_data_shortfall(path: str) -> Optional[Tuple[int, int]]:
 
 
 def _decode(source: Union[str, BinaryIO]) -> AudioInfo:
-    """Decode a whole file; raise ValueError when fewer frames come than announced."""
+    """Decode a whole file (as float32, so NaN/Inf in float files show); raise
+    ValueError when fewer frames come than announced."""
     with soundfile.SoundFile(source) as f:
-        frames = 0
+        frames, peak, nonfinite = 0, 0.0, False
+        buffer = np.empty((_BLOCK_FRAMES, f.channels), dtype=np.float32)
         while True:
-            block = f.buffer_read(_BLOCK_FRAMES, dtype="int16")
-            got = len(block) // (2 * f.channels)
+            block = f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True, out=buffer)
+            got = len(block)
             frames += got
+            if got:
+                finite = np.isfinite(block)
+                nonfinite = nonfinite or not finite.all()
+                peak = max(peak, float(np.abs(np.where(finite, block, 0)).max()))
             if got < _BLOCK_FRAMES:
                 break
         if 0 < f.frames != frames and f.frames < _UNKNOWN_WAV_LENGTH:
@@ -97,7 +106,7 @@ def _decode(source: Union[str, BinaryIO]) -> AudioInfo:
                 f"truncated audio: the header says {f.frames} samples, "
                 f"{frames} could be decoded"
             )
-        return AudioInfo(rate=f.samplerate, channels=f.channels, frames=frames)
+        return AudioInfo(f.samplerate, f.channels, frames, nonfinite=nonfinite, peak=peak)
 
 
 def _sf_reason(err: Exception) -> str:
@@ -216,6 +225,10 @@ def audio_problems(
     problems = []
     if info.frames == 0:
         problems.append("zero-length audio (0 samples)")
+    elif info.nonfinite:
+        problems.append("NaN or Inf samples")
+    elif info.peak == 0:
+        problems.append("silent audio (every sample is 0)")
     if fs is not None and info.rate != fs:
         problems.append(f"sample rate {info.rate} Hz, expected {fs} Hz")
     if info.channels != 1:

@@ -41,6 +41,9 @@ class DataCheckError(ValueError):
         self.problems = problems
         shown = problems[:_MAX_REPORTED]
         more = len(problems) - len(shown)
+        if len(problems) == 1:  # one line
+            super().__init__(f"{what}: {problems[0]}")
+            return
         lines = [f"{what}: {len(problems)} problem(s)"] + [f"  {p}" for p in shown]
         if more > 0:
             lines.append(f"  ... and {more} more")
@@ -98,12 +101,29 @@ class Report:
         return f"{self.data_dir}: OK: {self.num_utts} {kind} utterances{size}{warned}"
 
 
+class NotUTF8Error(ValueError):
+    """A list line that is not UTF-8; ``problem`` names file, line and utterance."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
 def read_list(path: Union[str, Path]) -> Entries:
-    """Read a Kaldi list: one ``(line_number, uid, value)`` per non-blank line."""
+    """Read a Kaldi list: one ``(line_number, uid, value)`` per non-blank line.
+
+    Raises:
+        NotUTF8Error: naming the file, line and byte of the first bad line.
+    """
     entries = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\n")
+            except UnicodeDecodeError as e:
+                uid = raw.split(maxsplit=1)[0].decode("utf-8", "replace") if raw.strip() else None
+                message = f"not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})"
+                raise NotUTF8Error(Problem(str(path), message, lineno, uid)) from e
             if not line.strip():
                 continue
             parts = line.split(maxsplit=1)
@@ -314,8 +334,8 @@ def validate_data_dir(
         if (d / name).is_file() and not (name == "text" and unlabeled):
             try:
                 lists[name] = read_list(d / name)
-            except UnicodeDecodeError as e:
-                problems.append(Problem(str(d / name), f"not UTF-8 text ({e})"))
+            except NotUTF8Error as e:
+                problems.append(e.problem)
     if "wav.scp" not in lists:
         if not Path(wav_scp).is_file():
             problems.append(Problem(wav_scp, "file not found"))

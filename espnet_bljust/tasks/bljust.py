@@ -28,6 +28,7 @@ from espnet_bljust.iterators.batch_stream import (
 )
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
 from espnet_bljust.main_funcs.collect_unlabeled_stats import collect_unlabeled_stats
+from espnet_bljust.tasks.settings_checks import add_check_arguments, check_before_training
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
 from espnet_bljust.train.resume_check import check_resume_options
 from espnet_bljust.tasks.unsup_loss_build import build_unsup_loss, check_unsup_loss_conf
@@ -204,6 +205,7 @@ class BLJUSTTask(ASRTask):
             "back to an older one when the newest cannot be read. 0: only "
             "checkpoint.pth",
         )
+        add_check_arguments(group)
         group.add_argument(
             "--resume_allow_changes",
             type=comma_separated_list,
@@ -389,6 +391,7 @@ class BLJUSTTask(ASRTask):
         args.unused_parameters = True
         if not args.collect_stats:
             # Before the model is built and anything is written.
+            check_before_training(args, needs_unlabeled_stream(args))
             check_resume_options(args)
             check_unsup_loss_conf(args)
             cls.check_training_data(args)

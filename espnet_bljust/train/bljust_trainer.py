@@ -24,8 +24,15 @@ from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
 from espnet_bljust.bilevel.phases import Phase, PhasePlan
 from espnet_bljust.bilevel.strategy import get_strategy
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelEpoch
-from espnet_bljust.train.checkpoints import atomic_trainer_saves, load_first_readable
+from espnet_bljust.train.checkpoints import (
+    atomic_trainer_saves,
+    clean_temporaries,
+    load_first_readable,
+    restore_missing_checkpoint,
+)
 from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
+from espnet_bljust.train.rank_stats import average_across_ranks
+from espnet_bljust.train.step_guard import FiniteLossWatcher, StepGuard
 
 UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
 
@@ -102,21 +109,6 @@ def amp_dtype(device: str) -> torch.dtype:
     return torch.float16
 
 
-def average_across_ranks(stats: Dict[str, Optional[float]]) -> Dict[str, Optional[float]]:
-    """Mean of every numeric stat over the ranks (as espnet2 averages its
-    stats); unchanged when not distributed. Every rank runs the same phase,
-    so every rank reports the same keys."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return stats
-    keys = sorted(k for k, v in stats.items() if v is not None)
-    values = torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64)
-    if torch.distributed.get_backend() == "nccl":
-        values = values.cuda()
-    torch.distributed.all_reduce(values)
-    values /= torch.distributed.get_world_size()
-    return {**stats, **{k: float(v) for k, v in zip(keys, values.tolist())}}
-
-
 def _params(optimizer: torch.optim.Optimizer) -> List[torch.nn.Parameter]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -140,6 +132,7 @@ class _StepRunner:
         self.device = device
         self.state = self.core.bilevel_state
         self.theta = self.core.parameter_groups()["shared"]
+        self.guard = StepGuard(self.core)
         if options.use_amp:
             dtype = amp_dtype(device)
             self.autocast = lambda: torch.autocast(device_type=device, dtype=dtype)
@@ -147,8 +140,10 @@ class _StepRunner:
             self.autocast = nullcontext
 
     def batch(self, stream) -> Dict[str, torch.Tensor]:
-        _, batch = next(stream)
-        return to_device(batch, self.device)
+        uids, batch = next(stream)
+        batch = to_device(batch, self.device)
+        self.guard.check_inputs(uids, batch)
+        return batch
 
     def step(
         self,
@@ -159,8 +154,10 @@ class _StepRunner:
         """One optimizer step of ``optimizers[level]`` on ``accum_grad`` batches.
 
         ``compute_loss`` pulls its own batch and returns (loss, stats). A
-        non-finite gradient norm skips the step (counted in the state; after
-        ``max_nonfinite_steps`` in a row training stops).
+        non-finite input or gradient norm skips the step, and a step that
+        leaves a parameter or buffer non-finite is rolled back (see
+        StepGuard); both are counted in the state, and after
+        ``max_nonfinite_steps`` in a row training stops.
 
         Returns:
             (stepped, stats averaged over the accumulated batches + grad_norm)
@@ -169,6 +166,7 @@ class _StepRunner:
         scheduler = self.schedulers[level]
         accum = self.options.accum_grad
         self.core.zero_grad(set_to_none=True)
+        self.guard.begin()
         collected: Dict[str, List[float]] = {}
         for _ in range(accum):
             with self.autocast():
@@ -188,23 +186,28 @@ class _StepRunner:
         grad_norm = torch.nn.utils.clip_grad_norm_(
             params, max_norm=max_norm, norm_type=self.options.grad_clip_type
         )
-        stepped = bool(torch.isfinite(grad_norm))
+        stepped = bool(torch.isfinite(grad_norm)) and self.guard.inputs_ok
+        reason = f"non-finite input or gradient norm ({grad_norm})"
         if stepped:
+            self.guard.before_update(optimizer, params)
             with scaled_lr(optimizer, lr_scale):
                 if self.scaler is not None:
                     self.scaler.step(optimizer)
                 else:
                     optimizer.step()
+            stepped = self.guard.after_update(optimizer, params)
+            reason = "non-finite parameter or buffer after the update (rolled back)"
+        if stepped:
             if isinstance(scheduler, AbsBatchStepScheduler):
                 scheduler.step()
             self.state["nonfinite_streak"] = 0
         else:
+            self.guard.restore_buffers()
             self.state["skipped_steps"] += 1
             self.state["nonfinite_streak"] += 1
             logging.warning(
-                f"non-finite gradient norm ({grad_norm}) at the "
-                f"{'upper' if level == UPPER else 'lower'} level: step skipped "
-                f"({self.state['nonfinite_streak']} in a row)"
+                f"{reason} at the {'upper' if level == UPPER else 'lower'} level: "
+                f"step skipped ({self.state['nonfinite_streak']} in a row)"
             )
             if self.state["nonfinite_streak"] >= self.options.max_nonfinite_steps:
                 raise RuntimeError(
@@ -303,7 +306,18 @@ class BLJUSTTrainer(Trainer):
         trainer_options,
         distributed_option,
     ) -> None:
-        """espnet2's run, with atomic checkpoint writes and the last N kept."""
+        """espnet2's run, with atomic checkpoint writes and the last N kept.
+
+        Before it: stale temporaries of a killed save are removed, and with
+        ``--resume true`` a missing ``checkpoint.pth`` is taken from the kept
+        checkpoints instead of silently starting over.
+        """
+        output_dir = Path(trainer_options.output_dir)
+        if not distributed_option.distributed or distributed_option.dist_rank == 0:
+            for stale in clean_temporaries(output_dir):
+                logging.info(f"removed {stale}, left by an interrupted save")
+        if trainer_options.resume:
+            restore_missing_checkpoint(output_dir / "checkpoint.pth")
         with atomic_trainer_saves(trainer_options.keep_last_checkpoints):
             super().run(
                 model=model,
@@ -342,6 +356,17 @@ class BLJUSTTrainer(Trainer):
             )
 
         load_first_readable(Path(checkpoint), load)
+
+    @classmethod
+    def validate_one_epoch(cls, model, iterator, reporter, options, distributed_option) -> None:
+        """espnet2's validation; a non-finite validation loss stops the run
+        before this epoch's checkpoint is written."""
+        watcher = FiniteLossWatcher(reporter)
+        try:
+            super().validate_one_epoch(model, iterator, reporter, options, distributed_option)
+        finally:
+            watcher.detach()
+        watcher.raise_if_nonfinite()
 
     @classmethod
     def gamma_schedule(
@@ -455,7 +480,7 @@ class BLJUSTTrainer(Trainer):
             interval = options.grad_cosine_interval
             cosine = interval > 0 and state["joint_upper_steps"] % interval == 0
             ok, upper = runner.upper_step(labeled, unlabeled, gamma, lr_scale, cosine)
-            state["joint_upper_steps"] += 1
+            state["joint_upper_steps"] += int(ok)  # a skipped step leaves gamma where it is
             stepped = stepped or ok
             upper["grad_norm_upper"] = upper.pop("grad_norm")
             stats.update(upper)

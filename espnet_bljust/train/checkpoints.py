@@ -6,8 +6,9 @@ its ``average_nbest_models`` the ``*.ave_<n>best.pth`` models, with plain
 ``--resume true`` (or decoding the averaged model) then fails on it. Without
 copying ``Trainer.run``, these helpers make those writes atomic (temporary
 file in the same directory, fsync, rename), keep hard links to the last N
-full checkpoints, and let a resume fall back to an older one when the newest
-cannot be read.
+full checkpoints, write a content checksum beside every saved file
+(``checksums``), replace the ``latest.pth``/``*.best.pth`` links atomically,
+and let a resume fall back to the newest kept checkpoint that verifies.
 """
 
 import logging
@@ -16,19 +17,32 @@ import re
 import types
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, List, Union
+from typing import Any, Callable, List, Optional, Union
 
 import torch
 
+from espnet_bljust.train.checksums import file_sha256, read_checksum, sidecar, verify
+from espnet_bljust.train.checksums import write_checksum
+
 HISTORY_DIR = "checkpoints"
 _HISTORY_NAME = re.compile(r"checkpoint\.(\d+)epoch\.pth$")
+_TEMPORARY = re.compile(r"^\..+\.tmp\.\d+$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be written, or none can be resumed from."""
 
 
 def atomic_save(obj: Any, path: Union[str, Path], save: Callable = torch.save) -> None:
     """``torch.save`` that never leaves a partial file at ``path``.
 
     The data goes to a temporary file next to ``path``, is flushed to disk,
-    then renamed over ``path`` (atomic on POSIX file systems).
+    its SHA-256 written to ``<path>.sha256`` (atomically, just after the
+    rename), then renamed over ``path`` (atomic on POSIX file systems).
+
+    Raises:
+        CheckpointError: the write failed (disk full, read-only, ...); the
+            previous ``path`` and its checksum are untouched.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
@@ -37,11 +51,29 @@ def atomic_save(obj: Any, path: Union[str, Path], save: Callable = torch.save) -
             save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        digest = file_sha256(tmp)
         os.replace(tmp, path)
+        write_checksum(path, digest)
+    except OSError as e:
+        raise CheckpointError(
+            f"cannot save {path}: {e.strerror or e}; the previous {path.name} is kept"
+        ) from e
     finally:
         if tmp.exists():
             tmp.unlink()
     _fsync_dir(path.parent)
+
+
+def clean_temporaries(output_dir: Union[str, Path]) -> List[Path]:
+    """Remove the ``.<name>.tmp.<pid>`` files a killed save left; returns them."""
+    removed = []
+    for directory in (Path(output_dir), Path(output_dir) / HISTORY_DIR):
+        if directory.is_dir():
+            for p in directory.iterdir():
+                if _TEMPORARY.match(p.name) and (p.is_file() or p.is_symlink()):
+                    p.unlink()
+                    removed.append(p)
+    return removed
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -82,10 +114,61 @@ def remember(checkpoint: Path, epoch: int, keep_last: int) -> None:
         target.unlink()
     try:
         os.link(checkpoint, target)
+        write_checksum(target, read_checksum(checkpoint) or file_sha256(checkpoint))
     except OSError:  # file systems without hard links
         atomic_save(torch.load(checkpoint, map_location="cpu", weights_only=False), target)
     for old in history(checkpoint.parent)[keep_last:]:
         old.unlink()
+        sidecar(old).unlink(missing_ok=True)
+
+
+def restore_missing_checkpoint(checkpoint: Path) -> Optional[Path]:
+    """When ``checkpoint`` is gone but kept ones exist, link the newest there.
+
+    Returns the kept checkpoint used (None when nothing was done). Which one
+    actually loads is decided by :func:`load_first_readable`, which verifies.
+    Every rank calls it: each one then finds ``checkpoint`` before resuming.
+    """
+    if checkpoint.exists() or checkpoint.is_symlink():
+        return None
+    kept = history(checkpoint.parent)
+    if not kept:
+        return None
+    digest = read_checksum(kept[0])
+    if digest is not None:  # first, so whoever sees the checkpoint sees its checksum
+        write_checksum(checkpoint, digest)
+    try:
+        os.link(kept[0], checkpoint)
+    except FileExistsError:  # another rank of the same run did it
+        return None
+    logging.warning(
+        f"{checkpoint} is missing: resuming from the kept {kept[0]} (older ones are kept)"
+    )
+    return kept[0]
+
+
+class AtomicLinkPath(type(Path())):
+    """``Path`` for espnet2's trainer module: ``latest.pth`` and ``*.best.pth``
+    links are replaced by rename instead of unlink + symlink, so a kill in
+    between never leaves the link missing."""
+
+    @staticmethod
+    def _is_model_link(path: Path) -> bool:
+        return path.name == "latest.pth" or path.name.endswith(".best.pth")
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        if self._is_model_link(self) and self.is_symlink():
+            return  # replaced by symlink_to right after
+        super().unlink(missing_ok=missing_ok)
+        sidecar(self).unlink(missing_ok=True)
+
+    def symlink_to(self, target, target_is_directory: bool = False) -> None:
+        if not self._is_model_link(self):
+            return super().symlink_to(target, target_is_directory)
+        tmp = self.with_name(f".{self.name}.tmp.{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        os.symlink(target, tmp)
+        os.replace(tmp, self)
 
 
 class _AtomicTorch(types.ModuleType):
@@ -118,13 +201,16 @@ def atomic_trainer_saves(keep_last: int):
 
     modules = (trainer_module, averaging_module)
     originals = [m.torch for m in modules]
+    original_path = trainer_module.Path
     for module in modules:
         module.torch = _AtomicTorch(keep_last)
+    trainer_module.Path = AtomicLinkPath
     try:
         yield
     finally:
         for module, original in zip(modules, originals):
             module.torch = original
+        trainer_module.Path = original_path
 
 
 def resume_candidates(checkpoint: Path) -> List[Path]:
@@ -137,20 +223,28 @@ def resume_candidates(checkpoint: Path) -> List[Path]:
 
 
 def load_first_readable(checkpoint: Path, load: Callable[[Path], None]) -> Path:
-    """Call ``load`` on the newest checkpoint that can be read; returns it.
+    """Call ``load`` on the newest checkpoint that verifies and loads; returns it.
+
+    A candidate verifies when its bytes match its ``.sha256`` checksum.
+    Falling back to an older one logs one warning line.
 
     Raises:
-        RuntimeError: when none of them loads, naming each failure.
+        CheckpointError: one line naming every candidate tried and why it failed.
     """
     failures = []
     for candidate in resume_candidates(checkpoint):
-        try:
-            load(candidate)
-        except (RuntimeError, EOFError, OSError, ValueError, KeyError) as e:
-            logging.warning(f"cannot resume from {candidate}: {e}")
-            failures.append(f"{candidate}: {type(e).__name__}: {e}")
+        problem = verify(candidate)
+        if problem is None:
+            try:
+                load(candidate)
+            except (RuntimeError, EOFError, OSError, ValueError, KeyError) as e:
+                problem = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if problem is not None:
+            failures.append(f"{candidate} ({problem})")
             continue
-        if candidate != checkpoint:
-            logging.warning(f"resumed from the older checkpoint {candidate}")
+        if failures:
+            logging.warning(
+                f"resumed from the older checkpoint {candidate}; not usable: {'; '.join(failures)}"
+            )
         return candidate
-    raise RuntimeError("no readable checkpoint to resume from:\n  " + "\n  ".join(failures))
+    raise CheckpointError(f"no verified checkpoint to resume from; tried: {'; '.join(failures)}")

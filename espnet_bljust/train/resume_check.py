@@ -13,6 +13,8 @@ from typing import Any, Dict, Iterable, List
 
 import yaml
 
+from espnet_bljust.train.checkpoints import history
+
 from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
 from espnet_bljust.bilevel.phases import PHASE_UNIT_ALIASES
@@ -31,6 +33,7 @@ MAY_CHANGE = frozenset(
     max_cache_size max_cache_fd valid_batch_size valid_batch_bins
     valid_max_cache_size grad_cosine_interval max_nonfinite_steps
     keep_last_checkpoints resume_allow_changes unused_parameters
+    min_wav_duration max_wav_duration check_audio_headers
     """.split()
 )
 
@@ -78,7 +81,8 @@ def check_resume_options(args: argparse.Namespace) -> None:
     """
     output_dir = Path(args.output_dir)
     config = output_dir / "config.yaml"
-    if not (args.resume and (output_dir / "checkpoint.pth").exists() and config.exists()):
+    saved_run = (output_dir / "checkpoint.pth").exists() or history(output_dir)
+    if not (args.resume and saved_run and config.exists()):
         return
     with open(config, encoding="utf-8") as f:
         saved = yaml.safe_load(f)

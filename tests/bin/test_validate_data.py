@@ -47,7 +47,7 @@ def test_problems_one_line_each_then_a_summary(tmp_path, capsys):
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("<blank>\n<unk>\n<space>\nE\nN\nO\nT\nW\n<sos/eos>\n")
     (d / "a_2.wav").unlink()
-    soundfile.write(d / "b_1.wav", np.zeros(4000), 8000)
+    soundfile.write(d / "b_1.wav", 0.1 * np.ones(4000), 8000)
     (d / "text").write_text("a_1 ONÉ\na_2\nb_1 ONE TWO\n")
     code, out = run_main([d, "--token_list", tokens, "--unlabeled_dir", unl], capsys)
     assert code == 1
@@ -139,3 +139,45 @@ def test_real_fsdd_train_dir(tmp_path):
                           capture_output=True, text=True)  # fmt: skip
     assert (done.returncode, done.stdout) == (
         0, f"{fsdd / 'train'}: OK: 2400 labeled utterances, 0.292 h\n")
+
+
+def test_nan_inf_and_silent_clips_are_errors(tmp_path, capsys):
+    d = make_dir(tmp_path)
+    for uid, value in (("a_1", float("nan")), ("a_2", float("inf"))):
+        samples, rate = soundfile.read(d / f"{uid}.wav", dtype="float32")
+        samples[100:200] = value
+        soundfile.write(d / f"{uid}.wav", samples, rate, subtype="FLOAT")
+    soundfile.write(d / "b_1.wav", np.zeros(8000), 16000)
+    code, out = run_main([d], capsys)
+    assert (code, out) == (1, [
+        f"{d}/wav.scp:1: utterance 'a_1': NaN or Inf samples",
+        f"{d}/wav.scp:2: utterance 'a_2': NaN or Inf samples",
+        f"{d}/wav.scp:3: utterance 'b_1': silent audio (every sample is 0)",
+        f"{d}: 3 error(s), 0 warning(s) in 3 utterances",
+    ])  # fmt: skip
+
+
+def test_pipe_entries_are_errors_only_for_the_sound_loader(tmp_path, capsys):
+    d = make_dir(tmp_path)
+    (d / "wav.scp").write_text(f"a_1 cat {d}/a_1.wav |\na_2 {d}/a_2.wav\nb_1 {d}/b_1.wav\n")
+    assert run_main([d], capsys)[0] == 0  # format_wav runs the pipe
+    code, out = run_main([d, "--loader", "sound"], capsys)
+    assert code == 1
+    assert out[0] == (f"{d}/wav.scp:1: utterance 'a_1': a pipe entry in a 'sound' list: "
+                      "espnet2's sound loader opens files only (write the audio to files "
+                      "with espnet_bljust.data.format_wav)")  # fmt: skip
+
+
+def test_default_duration_bounds_are_the_recipes_and_warn(tmp_path, capsys):
+    d = make_dir(tmp_path)
+    soundfile.write(d / "a_1.wav", 0.1 * np.ones(800), 16000)  # 0.05 s
+    soundfile.write(d / "a_2.wav", 0.1 * np.ones(60 * 16000), 16000)  # 60 s
+    code, out = run_main([d], capsys)
+    assert (code, out[:2]) == (0, [
+        f"WARNING: {d}/wav.scp:1: utterance 'a_1': too short: 0.050 s < --min_duration "
+        "0.1 s (the recipes' default bound)",
+        f"WARNING: {d}/wav.scp:2: utterance 'a_2': too long: 60.000 s > --max_duration "
+        "20 s (the recipes' default bound)",
+    ])  # fmt: skip
+    code, out = run_main([d, "--min_duration", "0.1", "--max_duration", "20"], capsys)
+    assert code == 1 and out[-1] == f"{d}: 2 error(s), 0 warning(s) in 3 utterances"

@@ -263,7 +263,9 @@ def test_entry_without_audio_path_and_list_not_utf8(data):
     set_line(data / "wav.scp", 1, "spk1_001")
     (data / "utt2spk").write_bytes(b"spk1_001 \xff\n")
     report = validate_data_dir(data)
-    assert lines(report)[0].startswith(f"{data}/utt2spk: not UTF-8 text ('utf-8' codec ")
+    assert lines(report)[0] == (
+        f"{data}/utt2spk:1: utterance 'spk1_001': not UTF-8 text (byte 0xff at column 10)"
+    )
     assert lines(report)[1:] == [f"{data}/wav.scp:1: utterance 'spk1_001': no audio path"]
 
 

@@ -14,6 +14,7 @@ import time
 import torch
 
 from conftest import REPO, train_args
+from espnet_bljust.train.checksums import verify
 
 ARGS = [
     "--strategy", "bljust", "--max_epoch", "4", "--num_iters_per_epoch", "4",
@@ -84,4 +85,7 @@ def test_kill_and_rerun_ends_bitwise_like_an_uninterrupted_run(fsdd_small, tmp_p
                 assert torch.equal(value, opt_b["state"][pid][name]), (pid, name)
     assert a["schedulers"] == b["schedulers"]
     kept = sorted(p.name for p in (killed / "checkpoints").iterdir())
-    assert kept == ["checkpoint.3epoch.pth", "checkpoint.4epoch.pth"]  # --keep_last_checkpoints 2
+    assert kept == ["checkpoint.3epoch.pth", "checkpoint.3epoch.pth.sha256",
+                    "checkpoint.4epoch.pth", "checkpoint.4epoch.pth.sha256"]  # keep last 2
+    for path in [killed / "checkpoint.pth", *(killed / "checkpoints").glob("*.pth")]:
+        assert verify(path) is None, path  # fmt: skip
