@@ -140,10 +140,10 @@ def build_runner(argv: Sequence[str]):
         (ids, batch) with batch["speech"] (B, L) and, labeled,
         batch["text"] (B, U).
     """
-    from espnet_bljust.train.bljust_trainer import _StepRunner
+    from espnet_bljust.train.bljust_trainer import StepRunner
 
     t = build_training(argv)
-    runner = _StepRunner(t.model, t.optimizers, t.schedulers, None, t.options, "cpu")
+    runner = StepRunner(t.model, t.optimizers, t.schedulers, None, t.options, "cpu")
     t.model.train()
     return runner, t.factory.labeled, t.factory.unlabeled
 

@@ -3,7 +3,7 @@
 
 Builds the model, both optimizers and schedulers and both batch streams as
 ``bljust_train`` does (the tiny conformer on real FSDD batches by default, or
-``--config``), then times the trainer's own steps (``_StepRunner``) on the
+``--config``), then times the trainer's own steps (``StepRunner``) on the
 same pairs of batches:
 
 - bljust: ``lower_step`` (unlabeled batch) + ``upper_step`` (labeled batch,

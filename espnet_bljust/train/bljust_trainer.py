@@ -11,7 +11,7 @@ import logging
 import math
 from pathlib import Path
 from contextlib import contextmanager, nullcontext
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
@@ -24,7 +24,12 @@ from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
 from espnet_bljust.bilevel.phases import Phase, PhasePlan
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelEpoch
 from espnet_bljust.train.checkpoints import atomic_trainer_saves, load_first_readable
-from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
+from espnet_bljust.train.diagnostics import (
+    check_replicas_in_sync,
+    flat_grad,
+    gradient_cosine,
+)
+from espnet_bljust.train.split_backward import backward_in_parts, vector_cosine
 
 UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
 
@@ -126,7 +131,7 @@ def _scalar(value) -> Optional[float]:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
-class _StepRunner:
+class StepRunner:
     """Takes optimizer steps for one epoch: backward, clip, skip, step, schedule."""
 
     def __init__(self, model, optimizers, schedulers, scaler, options, device):
@@ -157,7 +162,9 @@ class _StepRunner:
     ) -> Tuple[bool, Dict[str, Optional[float]]]:
         """One optimizer step of ``optimizers[level]`` on ``accum_grad`` batches.
 
-        ``compute_loss`` pulls its own batch and returns (loss, stats). A
+        ``compute_loss`` pulls its own batch and returns (loss, stats); the
+        loss may also be an iterator of loss parts whose sum is the objective
+        (see :func:`backward_in_parts`; ``stats`` is read after the last). A
         non-finite gradient norm skips the step (counted in the state; after
         ``max_nonfinite_steps`` in a row training stops).
 
@@ -172,10 +179,10 @@ class _StepRunner:
         for _ in range(accum):
             with self.autocast():
                 loss, stats = compute_loss()
-            scaled = loss / accum
-            if self.scaler is not None:
-                scaled = self.scaler.scale(scaled)
-            scaled.backward()
+            if isinstance(loss, torch.Tensor):
+                self.backward(loss / accum)
+            else:  # loss parts, each computed after the previous one's backward
+                backward_in_parts(self.model, loss, lambda part: self.backward(part / accum))
             for key, value in stats.items():
                 value = _scalar(value)
                 if value is not None:
@@ -221,6 +228,12 @@ class _StepRunner:
             self.state["upper_steps" if level == UPPER else "lower_steps"] += 1
         return stepped, stats
 
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate a scalar, scaled by the GradScaler under AMP."""
+        if self.scaler is not None:
+            loss = self.scaler.scale(loss)
+        loss.backward()
+
     # -------------------------------------------------------------- the steps
     def lower_step(self, unlabeled) -> Tuple[bool, Dict]:
         """One step of g(theta, eta) on an unlabeled batch (lower optimizer)."""
@@ -243,31 +256,66 @@ class _StepRunner:
     def upper_step(
         self, labeled, unlabeled, weight: float, lr_scale: float, cosine: bool
     ) -> Tuple[bool, Dict]:
-        """One step of f + weight * g over theta, phi, eta (upper optimizer)."""
-        source = self.options.upper_unsup_source
+        """One step of f + weight * g over theta, phi, eta (upper optimizer).
+
+        With g on its own pass (``upper_unsup_source`` unlabeled or labeled)
+        the step runs backward of f, then forward and backward of weight * g
+        (:meth:`upper_loss_parts`); labeled_shared has one pass for both.
+        """
         first = [True]
 
         def compute():
-            kwargs = {}
-            if source == "unlabeled":
-                extra = self.batch(unlabeled)
-                kwargs = dict(
-                    unlabeled_speech=extra["speech"],
-                    unlabeled_speech_lengths=extra["speech_lengths"],
-                )
+            with_cosine, first[0] = cosine and first[0], False
+            if self.options.upper_unsup_source != "labeled_shared":
+                stats: Dict = {}
+                parts = self.upper_loss_parts(labeled, unlabeled, weight, with_cosine, stats)
+                return parts, stats
             (loss_f, loss_g), stats, _ = self.model(
-                **self.batch(labeled), level="joint", unsup_source=source, **kwargs
+                **self.batch(labeled), level="joint", unsup_source="labeled_shared"
             )
             stats = dict(stats)
-            if cosine and first[0]:
+            if with_cosine:
                 stats["grad_cos"] = gradient_cosine(loss_f, loss_g, self.theta)
-            first[0] = False
             stats["loss_sup"] = loss_f.detach()
             stats["loss_unsup_upper"] = loss_g.detach()
             stats.pop("loss_unsup", None)
             return loss_f + weight * loss_g, stats
 
         return self.step(UPPER, compute, lr_scale=lr_scale)
+
+    def upper_loss_parts(
+        self, labeled, unlabeled, weight: float, cosine: bool, stats: Dict
+    ) -> Iterator[torch.Tensor]:
+        """f on a labeled batch, then weight * g: the second forward runs only
+        once the caller has back-propagated the first part.
+
+        g reads one fresh batch of ``unlabeled`` (``upper_unsup_source``
+        unlabeled) or a masked pass over the labeled batch (labeled).
+        ``stats`` receives the supervised stats, loss_sup, loss_unsup_upper
+        and, with ``cosine``, grad_cos (cos of the two gradients on theta).
+
+        Yields:
+            loss_f, then weight * loss_g (scalars with their graphs)
+        """
+        batch = self.batch(labeled)
+        with self.autocast():
+            loss_f, sup_stats, _ = self.model(**batch, level="supervised")
+        stats.update(sup_stats, loss_sup=loss_f.detach())
+        grad_f = flat_grad(loss_f, self.theta) if cosine else None
+        yield loss_f
+        del loss_f
+        if self.options.upper_unsup_source == "unlabeled":
+            batch = self.batch(unlabeled)
+        with self.autocast():
+            loss_g, unsup_stats, _ = self.model(
+                speech=batch["speech"], speech_lengths=batch["speech_lengths"],
+                level="unsupervised",
+            )  # fmt: skip
+        stats.update({k: v for k, v in unsup_stats.items() if k not in ("loss", "loss_unsup")})
+        stats["loss_unsup_upper"] = loss_g.detach()
+        if cosine:
+            stats["grad_cos"] = vector_cosine(grad_f, flat_grad(loss_g, self.theta))
+        yield weight * loss_g
 
 
 class BLJUSTTrainer(Trainer):
@@ -376,7 +424,7 @@ class BLJUSTTrainer(Trainer):
         schedule = cls.gamma_schedule(options, plan, iterator)
         state["gamma_ramp_steps"] = schedule.ramp_steps
         device = "cuda" if options.ngpu > 0 else "cpu"
-        runner = _StepRunner(model, optimizers, schedulers, scaler, options, device)
+        runner = StepRunner(model, optimizers, schedulers, scaler, options, device)
         labeled, unlabeled = iterator.labeled, iterator.unlabeled
         labeled.seek(state["labeled_pass"], state["labeled_offset"])
         if unlabeled is not None:
@@ -421,7 +469,7 @@ class BLJUSTTrainer(Trainer):
     @classmethod
     def _one_tick(
         cls,
-        runner: _StepRunner,
+        runner: StepRunner,
         phase: Phase,
         labeled,
         unlabeled,
