@@ -220,6 +220,11 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def load_average() -> str:
+    """The machine's load (what ``uptime`` prints), e.g. '3.1 2.8 2.5'."""
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def verdict(value: float, target: float) -> str:
     """'met' when ``value`` <= ``target``."""
     return "met" if value <= target else "NOT met"

@@ -9,9 +9,10 @@ import argparse
 import dataclasses
 import logging
 import math
+import time
 from pathlib import Path
 from contextlib import contextmanager, nullcontext
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
@@ -24,12 +25,8 @@ from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
 from espnet_bljust.bilevel.phases import Phase, PhasePlan
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelEpoch
 from espnet_bljust.train.checkpoints import atomic_trainer_saves, load_first_readable
-from espnet_bljust.train.diagnostics import (
-    check_replicas_in_sync,
-    flat_grad,
-    gradient_cosine,
-)
-from espnet_bljust.train.split_backward import backward_in_parts, vector_cosine
+from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
+from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
 
 UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
 
@@ -142,6 +139,7 @@ class StepRunner:
         self.scaler = scaler
         self.options = options
         self.device = device
+        self.iter_time = 0.0
         self.state = self.core.bilevel_state
         self.theta = self.core.parameter_groups()["shared"]
         if options.use_amp:
@@ -151,7 +149,11 @@ class StepRunner:
             self.autocast = nullcontext
 
     def batch(self, stream) -> Dict[str, torch.Tensor]:
+        """The next batch of ``stream`` on the device; the wait for it adds to
+        ``iter_time`` (seconds, reset by the epoch loop every tick)."""
+        start = time.perf_counter()
         _, batch = next(stream)
+        self.iter_time += time.perf_counter() - start
         return to_device(batch, self.device)
 
     def step(
@@ -260,7 +262,7 @@ class StepRunner:
 
         With g on its own pass (``upper_unsup_source`` unlabeled or labeled)
         the step runs backward of f, then forward and backward of weight * g
-        (:meth:`upper_loss_parts`); labeled_shared has one pass for both.
+        (:func:`upper_loss_parts`); labeled_shared has one pass for both.
         """
         first = [True]
 
@@ -268,7 +270,7 @@ class StepRunner:
             with_cosine, first[0] = cosine and first[0], False
             if self.options.upper_unsup_source != "labeled_shared":
                 stats: Dict = {}
-                parts = self.upper_loss_parts(labeled, unlabeled, weight, with_cosine, stats)
+                parts = upper_loss_parts(self, labeled, unlabeled, weight, with_cosine, stats)
                 return parts, stats
             (loss_f, loss_g), stats, _ = self.model(
                 **self.batch(labeled), level="joint", unsup_source="labeled_shared"
@@ -282,40 +284,6 @@ class StepRunner:
             return loss_f + weight * loss_g, stats
 
         return self.step(UPPER, compute, lr_scale=lr_scale)
-
-    def upper_loss_parts(
-        self, labeled, unlabeled, weight: float, cosine: bool, stats: Dict
-    ) -> Iterator[torch.Tensor]:
-        """f on a labeled batch, then weight * g: the second forward runs only
-        once the caller has back-propagated the first part.
-
-        g reads one fresh batch of ``unlabeled`` (``upper_unsup_source``
-        unlabeled) or a masked pass over the labeled batch (labeled).
-        ``stats`` receives the supervised stats, loss_sup, loss_unsup_upper
-        and, with ``cosine``, grad_cos (cos of the two gradients on theta).
-
-        Yields:
-            loss_f, then weight * loss_g (scalars with their graphs)
-        """
-        batch = self.batch(labeled)
-        with self.autocast():
-            loss_f, sup_stats, _ = self.model(**batch, level="supervised")
-        stats.update(sup_stats, loss_sup=loss_f.detach())
-        grad_f = flat_grad(loss_f, self.theta) if cosine else None
-        yield loss_f
-        del loss_f
-        if self.options.upper_unsup_source == "unlabeled":
-            batch = self.batch(unlabeled)
-        with self.autocast():
-            loss_g, unsup_stats, _ = self.model(
-                speech=batch["speech"], speech_lengths=batch["speech_lengths"],
-                level="unsupervised",
-            )  # fmt: skip
-        stats.update({k: v for k, v in unsup_stats.items() if k not in ("loss", "loss_unsup")})
-        stats["loss_unsup_upper"] = loss_g.detach()
-        if cosine:
-            stats["grad_cos"] = vector_cosine(grad_f, flat_grad(loss_g, self.theta))
-        yield weight * loss_g
 
 
 class BLJUSTTrainer(Trainer):
@@ -439,9 +407,13 @@ class BLJUSTTrainer(Trainer):
         model.train()
         any_valid = False
         for tick in range(1, num_ticks + 1):
-            with reporter.measure_time("step_time"):
+            runner.iter_time = 0.0
+            with reporter.measure_time("step_time") as start:
                 phase = plan.phase(iterator.epoch, state["ticks"])
                 stats = cls._one_tick(runner, phase, labeled, unlabeled, schedule, options)
+            # espnet2's split of a step: waiting for batches, the rest
+            stats["iter_time"] = runner.iter_time
+            stats["train_time"] = time.perf_counter() - start - runner.iter_time
             stepped = stats.pop("_stepped")
             stats = average_across_ranks(stats)
             any_valid = any_valid or stepped

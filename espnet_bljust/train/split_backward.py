@@ -1,4 +1,4 @@
-"""Backward of a sum of losses one part at a time, so only one graph is alive.
+"""The upper step in parts: backward of f, then forward and backward of gamma * g.
 
 The upper step's f + gamma * g needs two encoder passes when g reads other
 audio than f (an unlabeled batch, or a masked second pass). Running backward
@@ -14,9 +14,11 @@ local gradients.
 """
 
 from contextlib import nullcontext
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence
 
 import torch
+
+from espnet_bljust.train.diagnostics import flat_grad
 
 
 def no_sync(model: torch.nn.Module):
@@ -82,3 +84,39 @@ def vector_cosine(a: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> Optio
         return None
     return float(torch.dot(a, b) / denom)
 
+
+def upper_loss_parts(
+    runner, labeled, unlabeled, weight: float, cosine: bool, stats: Dict
+) -> Iterator[torch.Tensor]:
+    """f on a labeled batch, then weight * g: the second forward runs only
+    once the caller has back-propagated the first part.
+
+    ``runner`` is the trainer's StepRunner (its model, batches, autocast,
+    theta and options). g reads one fresh batch of ``unlabeled``
+    (``upper_unsup_source`` unlabeled) or a masked pass over the labeled
+    batch (labeled).
+    ``stats`` receives the supervised stats, loss_sup, loss_unsup_upper
+    and, with ``cosine``, grad_cos (cos of the two gradients on theta).
+
+    Yields:
+        loss_f, then weight * loss_g (scalars with their graphs)
+    """
+    batch = runner.batch(labeled)
+    with runner.autocast():
+        loss_f, sup_stats, _ = runner.model(**batch, level="supervised")
+    stats.update(sup_stats, loss_sup=loss_f.detach())
+    grad_f = flat_grad(loss_f, runner.theta) if cosine else None
+    yield loss_f
+    del loss_f
+    if runner.options.upper_unsup_source == "unlabeled":
+        batch = runner.batch(unlabeled)
+    with runner.autocast():
+        loss_g, unsup_stats, _ = runner.model(
+            speech=batch["speech"], speech_lengths=batch["speech_lengths"],
+            level="unsupervised",
+        )  # fmt: skip
+    stats.update({k: v for k, v in unsup_stats.items() if k not in ("loss", "loss_unsup")})
+    stats["loss_unsup_upper"] = loss_g.detach()
+    if cosine:
+        stats["grad_cos"] = vector_cosine(grad_f, flat_grad(loss_g, runner.theta))
+    yield weight * loss_g

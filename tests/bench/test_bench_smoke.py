@@ -39,10 +39,13 @@ def test_step_cost_prints_a_ratio_table(fsdd_root, tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert "| what | median ms | ratio | target | verdict |" in out.stdout
-    row = re.search(r"\*\*BL-JUST iteration, labeled_shared\*\* .*?\| ([\d.]+) \| ([\d.]+) \|",
+    row = re.search(r"\*\*BL-JUST iteration, unlabeled\*\* .*?\| ([\d.]+) \| ([\d.]+) \|",
                     out.stdout)  # fmt: skip
     assert row, out.stdout
     assert float(row.group(1)) > 0 and 0 < float(row.group(2)) < 100
+    inherent = re.search(r"\| inherent passes: sum of the three \| ([\d.]+) \| 1.000 \|", out.stdout)
+    assert inherent and float(inherent.group(1)) > 0, out.stdout
+    assert re.search(r"load average \(1, 5, 15 min\): [\d.]+ [\d.]+ [\d.]+ before", out.stdout)
     ratio = float(re.search(r"^RATIO ([\d.]+)$", out.stdout, re.M).group(1))
     assert ratio == pytest.approx(float(row.group(2)), abs=1e-3)
     assert "command: `python bench/step_cost.py" in out.stdout

@@ -12,7 +12,7 @@ from espnet2.train.distributed_utils import DistributedOption
 
 from espnet_bljust.tasks.bljust import BLJUSTTask
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, StepRunner
-from espnet_bljust.train.split_backward import backward_in_parts
+from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
 
 from conftest import train_args
 
@@ -65,7 +65,7 @@ def split_gradient(runner, model, lab, unl):
     model.zero_grad(set_to_none=True)
     seed_all()
     stats = {}
-    parts = runner.upper_loss_parts(once(lab), once(unl), GAMMA, False, stats)
+    parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, False, stats)
     backward_in_parts(model, parts, lambda loss: loss.backward())
     return grads(model), stats
 
@@ -117,7 +117,7 @@ def _ddp_rank(rank, world_size, init_file, state, batches, out):
     runner.model = ddp
     lab, unl = batches[rank]
     seed_all(rank)
-    parts = runner.upper_loss_parts(once(lab), once(unl), GAMMA, False, {})
+    parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, False, {})
     backward_in_parts(ddp, parts, lambda loss: loss.backward())
     torch.save(grads(runner.core), out / f"grads{rank}.pt")
     torch.distributed.destroy_process_group()
@@ -145,7 +145,7 @@ def test_ddp_split_backward_averages_every_parameter(fsdd_small, tmp_path):
     for rank, (lab, unl) in enumerate(batches):
         runner.core.zero_grad(set_to_none=True)
         seed_all(rank)
-        parts = runner.upper_loss_parts(once(lab), once(unl), GAMMA, False, {})
+        parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, False, {})
         backward_in_parts(runner.core, parts, lambda loss: loss.backward())
         local.append(grads(runner.core))
     mp.spawn(
