@@ -306,3 +306,43 @@ def run_training(argv: List[str], exp: Path, threads: int, entry: str = "bljust"
     out["epochs"] = {int(e): stats for e, stats in out["epochs"].items()}  # JSON keys
     out.update(start_rss_mb=result["start_rss_mb"], peak_rss_mb=result["peak_rss_mb"])
     return out
+
+
+def strategy_phases(strategy: str, ticks: int) -> List[str]:
+    """Phase options of a short run: bljust and just stay in the joint phase
+    (K lower steps + 1 upper step per tick, the most a tick computes), pt_ft
+    explores for half of the ticks, supervised only fine-tunes."""
+    return {
+        "supervised": [],
+        "pt_ft": ["--exploration_len", str(max(1, ticks // 2))],
+        "just": ["--exploration_len", "0", "--finetune_len", "0"],
+        "bljust": ["--exploration_len", "0", "--finetune_len", "0"],
+    }[strategy]
+
+
+def interleaved_trainings(args: argparse.Namespace, data: Path, name: str,
+                          strategies: Sequence[str], ticks: int, repeats: int,
+                          same_audio: bool) -> Dict[str, List[dict]]:
+    """``repeats`` short ``bljust_train`` runs per strategy, each in a fresh
+    process, the strategies' order reversed every repeat.
+
+    Args:
+        name: prefix of the run folders under ``--work_dir``.
+        same_audio: the unlabeled stream reads the labeled audio.
+
+    Returns:
+        {strategy: [:func:`run_training` result per repeat]}
+    """
+    results = {s: [] for s in strategies}
+    for repeat in range(repeats):
+        for strategy in strategies if repeat % 2 == 0 else list(reversed(strategies)):
+            exp = args.work_dir / f"{name}_{strategy}_{repeat}"
+            argv = bench_argv(
+                args, data, exp, "--strategy", strategy, "--max_epoch", "1",
+                "--num_iters_per_epoch", str(ticks), "--phase_unit", "step",
+                "--keep_last_checkpoints", "0", *strategy_phases(strategy, ticks),
+                unlabeled="train_labeled" if same_audio else "train_unlabeled",
+            )
+            results[strategy].append(run_training(argv, exp, args.threads))
+    return results  # fmt: skip
+

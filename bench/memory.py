@@ -70,23 +70,8 @@ def main():
 
     data = common.prepare(args)
     strategies = args.strategies.split()
-    phases = {
-        "supervised": [],
-        "pt_ft": ["--exploration_len", str(max(1, args.ticks // 2))],
-        "just": ["--exploration_len", "0", "--finetune_len", "0"],
-        "bljust": ["--exploration_len", "0", "--finetune_len", "0"],
-    }
-    results = {s: [] for s in strategies}
-    for repeat in range(args.repeats):
-        for strategy in strategies if repeat % 2 == 0 else reversed(strategies):
-            exp = args.work_dir / f"memory_{strategy}_{repeat}"
-            argv = common.bench_argv(
-                args, data, exp, "--strategy", strategy, "--max_epoch", "1",
-                "--num_iters_per_epoch", str(args.ticks), "--phase_unit", "step",
-                "--keep_last_checkpoints", "0", *phases[strategy],
-                unlabeled="train_labeled" if args.same_audio else "train_unlabeled",
-            )  # fmt: skip
-            results[strategy].append(common.run_training(argv, exp, args.threads))
+    results = common.interleaved_trainings(args, data, "memory", strategies, args.ticks,
+                                           args.repeats, bool(args.same_audio))  # fmt: skip
 
     def med(strategy, key):
         return statistics.median(r[key] for r in results[strategy])
