@@ -335,7 +335,7 @@ def interleaved_trainings(args: argparse.Namespace, data: Path, name: str,
     """
     results = {s: [] for s in strategies}
     for repeat in range(repeats):
-        for strategy in strategies if repeat % 2 == 0 else list(reversed(strategies)):
+        for strategy in strategies if repeat % 2 == 0 else strategies[::-1]:
             exp = args.work_dir / f"{name}_{strategy}_{repeat}"
             argv = bench_argv(
                 args, data, exp, "--strategy", strategy, "--max_epoch", "1",
