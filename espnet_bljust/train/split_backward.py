@@ -14,11 +14,11 @@ local gradients.
 """
 
 from contextlib import nullcontext
-from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, Sequence
 
 import torch
 
-from espnet_bljust.train.diagnostics import flat_grad
+from espnet_bljust.train.diagnostics import flat_grad, vector_cosine
 
 
 def no_sync(model: torch.nn.Module):
@@ -72,17 +72,6 @@ def backward_in_parts(
             backward(part)
     if hasattr(model, "no_sync"):
         all_reduce_gradients([p for p in model.parameters() if p.requires_grad])
-
-
-def vector_cosine(a: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> Optional[float]:
-    """cos(a, b) of two flat vectors (N,); None when either is missing, zero
-    or not finite."""
-    if a is None or b is None:
-        return None
-    denom = a.norm() * b.norm()
-    if denom == 0 or not torch.isfinite(denom):
-        return None
-    return float(torch.dot(a, b) / denom)
 
 
 def upper_loss_parts(
