@@ -320,21 +320,23 @@ def strategy_phases(strategy: str, ticks: int) -> List[str]:
     }[strategy]
 
 
-def interleaved_trainings(args: argparse.Namespace, data: Path, name: str,
-                          strategies: Sequence[str], ticks: int, repeats: int,
-                          same_audio: bool) -> Dict[str, List[dict]]:
-    """``repeats`` short ``bljust_train`` runs per strategy, each in a fresh
-    process, the strategies' order reversed every repeat.
+def interleaved_trainings(args: argparse.Namespace, name: str) -> Dict[str, List[dict]]:
+    """``args.repeats`` short ``bljust_train`` runs (``args.ticks`` ticks) of
+    each of ``args.strategies``, each in a fresh process, the strategies'
+    order reversed every repeat; the unlabeled stream reads the labeled audio
+    when ``args.same_audio``.
 
     Args:
         name: prefix of the run folders under ``--work_dir``.
-        same_audio: the unlabeled stream reads the labeled audio.
 
     Returns:
-        {strategy: [:func:`run_training` result per repeat]}
+        {strategy: [:func:`run_training` result per repeat]}, in the order of
+        ``args.strategies``
     """
+    data = prepare(args)
+    strategies, ticks, same_audio = args.strategies.split(), args.ticks, bool(args.same_audio)
     results = {s: [] for s in strategies}
-    for repeat in range(repeats):
+    for repeat in range(args.repeats):
         for strategy in strategies if repeat % 2 == 0 else strategies[::-1]:
             exp = args.work_dir / f"{name}_{strategy}_{repeat}"
             argv = bench_argv(

@@ -32,10 +32,8 @@ def main():
     args = parser.parse_args()  # fmt: skip
 
     load_before = common.load_average()
-    data = common.prepare(args)
-    strategies = args.strategies.split()
-    results = common.interleaved_trainings(args, data, "data_wait", strategies, args.ticks,
-                                           args.repeats, bool(args.same_audio))  # fmt: skip
+    results = common.interleaved_trainings(args, "data_wait")
+    strategies = list(results)
 
     def per_run(strategy, key):
         return [r["epochs"][1]["train"][key] for r in results[strategy]]

@@ -69,10 +69,8 @@ def main():
     pin_malloc_thresholds(args.malloc_mmap_threshold)
 
     load_before = common.load_average()
-    data = common.prepare(args)
-    strategies = args.strategies.split()
-    results = common.interleaved_trainings(args, data, "memory", strategies, args.ticks,
-                                           args.repeats, bool(args.same_audio))  # fmt: skip
+    results = common.interleaved_trainings(args, "memory")
+    strategies = list(results)
 
     def med(strategy, key):
         return statistics.median(r[key] for r in results[strategy])

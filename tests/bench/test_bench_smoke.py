@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = ["step_cost", "memory", "plugin_overhead", "decode_rtf", "scaling", "data_checks"]
+SCRIPTS = ["step_cost", "memory", "data_wait", "plugin_overhead", "decode_rtf", "scaling", "data_checks"]
 SMALL = ["--model_args", "--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
          "--encoder_conf linear_units=128 --encoder_conf attention_heads=2",
          "--speakers", "george theo", "--labeled_takes", "1", "--unlabeled_takes", "2"]  # fmt: skip
