@@ -35,7 +35,7 @@ def test_step_cost_prints_a_ratio_table(fsdd_root, tmp_path):
     out = run_script(
         "step_cost", "--fsdd", str(fsdd_root), "--work_dir", str(tmp_path),
         "--repeats", "2", "--warmup", "1", "--grad_cosine_interval", "0",
-        "--batch_size", "8", *SMALL,
+        "--batch_size", "8", *SMALL, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert "| what | median ms | ratio | target | verdict |" in out.stdout
