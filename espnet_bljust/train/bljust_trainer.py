@@ -165,8 +165,9 @@ class StepRunner:
         """One optimizer step of ``optimizers[level]`` on ``accum_grad`` batches.
 
         ``compute_loss`` pulls its own batch and returns (loss, stats); the
-        loss may also be an iterator of loss parts whose sum is the objective
-        (see :func:`backward_in_parts`; ``stats`` is read after the last). A
+        loss may also be a list of functions computing loss parts whose sum is
+        the objective (see :func:`backward_in_parts`; ``stats`` is read after
+        the last). A
         non-finite gradient norm skips the step (counted in the state; after
         ``max_nonfinite_steps`` in a row training stops).
 
@@ -183,7 +184,7 @@ class StepRunner:
                 loss, stats = compute_loss()
             if isinstance(loss, torch.Tensor):
                 self.backward(loss / accum)
-            else:  # loss parts, each computed after the previous one's backward
+            else:  # loss parts, each forward after the previous one's backward
                 backward_in_parts(self.model, loss, lambda part: self.backward(part / accum))
             for key, value in stats.items():
                 value = _scalar(value)

@@ -106,7 +106,8 @@ def test_faithful_upper_step_draws_one_batch_of_each_stream(fsdd_small, tmp_path
 
 
 def _ddp_rank(rank, world_size, init_file, state, batches, out):
-    """One rank: DDP over the model, split backward on its own batch pair."""
+    """One rank: DDP over the model, split backward on its own batch pair, then
+    a lower step's backward (DDP's state after the parts must allow it)."""
     torch.set_num_threads(1)
     torch.distributed.init_process_group(
         "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
@@ -120,6 +121,9 @@ def _ddp_rank(rank, world_size, init_file, state, batches, out):
     parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, False, {})
     backward_in_parts(ddp, parts, lambda loss: loss.backward())
     torch.save(grads(runner.core), out / f"grads{rank}.pt")
+    runner.core.zero_grad(set_to_none=True)
+    loss, _, _ = ddp(**unl, level="unsupervised")  # phi unused, as in a lower step
+    loss.backward()
     torch.distributed.destroy_process_group()
 
 
