@@ -141,10 +141,10 @@ def build_runner(argv: Sequence[str]):
         (ids, batch) with batch["speech"] (B, L) and, labeled,
         batch["text"] (B, U).
     """
-    from espnet_bljust.train.bljust_trainer import _StepRunner
+    from espnet_bljust.train.bljust_trainer import StepRunner
 
     t = build_training(argv)
-    runner = _StepRunner(t.model, t.optimizers, t.schedulers, None, t.options, "cpu")
+    runner = StepRunner(t.model, t.optimizers, t.schedulers, None, t.options, "cpu")
     t.model.train()
     return runner, t.factory.labeled, t.factory.unlabeled
 
@@ -219,6 +219,11 @@ def ctc_greedy_batch(model, waves: Sequence) -> List[str]:
 # ------------------------------------------------------------------ tables
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def load_average() -> str:
+    """The machine's load (what ``uptime`` prints), e.g. '3.1 2.8 2.5'."""
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def verdict(value: float, target: float) -> str:
@@ -302,3 +307,45 @@ def run_training(argv: List[str], exp: Path, threads: int, entry: str = "bljust"
     out["epochs"] = {int(e): stats for e, stats in out["epochs"].items()}  # JSON keys
     out.update(start_rss_mb=result["start_rss_mb"], peak_rss_mb=result["peak_rss_mb"])
     return out
+
+
+def strategy_phases(strategy: str, ticks: int) -> List[str]:
+    """Phase options of a short run: bljust and just stay in the joint phase
+    (K lower steps + 1 upper step per tick, the most a tick computes), pt_ft
+    explores for half of the ticks, supervised only fine-tunes."""
+    return {
+        "supervised": [],
+        "pt_ft": ["--exploration_len", str(max(1, ticks // 2))],
+        "just": ["--exploration_len", "0", "--finetune_len", "0"],
+        "bljust": ["--exploration_len", "0", "--finetune_len", "0"],
+    }[strategy]
+
+
+def interleaved_trainings(args: argparse.Namespace, name: str) -> Dict[str, List[dict]]:
+    """``args.repeats`` short ``bljust_train`` runs (``args.ticks`` ticks) of
+    each of ``args.strategies``, each in a fresh process, the strategies'
+    order reversed every repeat; the unlabeled stream reads the labeled audio
+    when ``args.same_audio``.
+
+    Args:
+        name: prefix of the run folders under ``--work_dir``.
+
+    Returns:
+        {strategy: [:func:`run_training` result per repeat]}, in the order of
+        ``args.strategies``
+    """
+    data = prepare(args)
+    strategies, ticks, same_audio = args.strategies.split(), args.ticks, bool(args.same_audio)
+    results = {s: [] for s in strategies}
+    for repeat in range(args.repeats):
+        for strategy in strategies if repeat % 2 == 0 else strategies[::-1]:
+            exp = args.work_dir / f"{name}_{strategy}_{repeat}"
+            argv = bench_argv(
+                args, data, exp, "--strategy", strategy, "--max_epoch", "1",
+                "--num_iters_per_epoch", str(ticks), "--phase_unit", "step",
+                "--keep_last_checkpoints", "0", *strategy_phases(strategy, ticks),
+                unlabeled="train_labeled" if same_audio else "train_unlabeled",
+            )
+            results[strategy].append(run_training(argv, exp, args.threads))
+    return results  # fmt: skip
+

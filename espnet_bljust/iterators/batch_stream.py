@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from espnet_bljust.data.list_checks import DataCheckError
+from espnet_bljust.iterators.prefetch import Prefetcher
 
 
 def _seed_worker(worker_id: int, base_seed: int = 0) -> None:
@@ -36,6 +37,8 @@ class BatchStream:
         num_workers: DataLoader workers.
         pin_memory: DataLoader pin_memory.
         name: for log messages.
+        prefetch: batches loaded ahead in a background thread, so that the
+            training step never waits for audio decoding (0: load on demand).
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class BatchStream:
         num_workers: int = 0,
         pin_memory: bool = False,
         name: str = "stream",
+        prefetch: int = 2,
     ):
         if len(batches) == 0:
             raise ValueError(f"the {name} stream has no mini-batches")
@@ -59,6 +63,7 @@ class BatchStream:
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.name = name
+        self.prefetch = prefetch
         self._pass = 0
         self._offset = 0
         self._iter: Optional[Iterator] = None
@@ -86,40 +91,64 @@ class BatchStream:
                 f"{self.name} stream: offset {offset} outside 0..{len(self.batches)}"
             )
         if (pass_index, offset) != (self._pass, self._offset) or self._iter is None:
+            self.close()
             self._pass, self._offset = pass_index, offset
-            self._iter = None
 
-    def _start(self) -> None:
-        if self._offset >= len(self.batches):
-            self._pass, self._offset = self._pass + 1, 0
-        remaining = [self.batches[i] for i in self.order(self._pass)[self._offset :]]
-        loader = DataLoader(
+    def close(self) -> None:
+        """Drop the batches loaded ahead (the position stays)."""
+        if isinstance(self._iter, Prefetcher):
+            self._iter.close()
+        self._iter = None
+
+    def _loader(self, pass_index: int, offset: int) -> DataLoader:
+        """The batches of pass ``pass_index`` from ``offset`` on."""
+        remaining = [self.batches[i] for i in self.order(pass_index)[offset:]]
+        logging.debug(f"{self.name} stream: pass {pass_index} from batch {offset}")
+        return DataLoader(
             self.dataset,
             batch_sampler=remaining,
             collate_fn=self.collate_fn,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            worker_init_fn=partial(_seed_worker, base_seed=self.seed + self._pass),
+            worker_init_fn=partial(_seed_worker, base_seed=self.seed + pass_index),
             # Its own generator: starting a pass must not draw from the global
             # RNG, or a resumed run would see different dropout and masks.
-            generator=torch.Generator().manual_seed(self.seed + self._pass),
+            generator=torch.Generator().manual_seed(self.seed + pass_index),
         )
-        self._iter = iter(loader)
-        logging.debug(f"{self.name} stream: pass {self._pass} from batch {self._offset}")
+
+    def _load_from(self, pass_index: int, offset: int) -> Iterator[tuple]:
+        """(pass, offset, item) of every batch from the given position on,
+        pass after pass; a batch that fails to load yields its exception as
+        the item and ends the sequence."""
+        while True:
+            if offset >= len(self.batches):
+                pass_index, offset = pass_index + 1, 0
+            loaded = iter(self._loader(pass_index, offset))
+            while True:
+                try:
+                    item = next(loaded)
+                except StopIteration:
+                    break
+                except Exception as e:  # a file that went bad after the checks, ...
+                    yield pass_index, offset, _Failure(e)
+                    return
+                yield pass_index, offset, item
+                offset += 1
 
     def __iter__(self):
         return self
 
     def __next__(self) -> Tuple[List[str], dict]:
-        if self._iter is None or self._offset >= len(self.batches):
-            self._start()
-        try:
-            item = next(self._iter)
-        except StopIteration:
-            raise
-        except Exception as e:  # a file that went bad after the checks, ...
-            raise self._load_error(e) from e
-        self._offset += 1
+        if self._iter is None:
+            self._iter = self._load_from(self._pass, self._offset)
+            if self.prefetch > 0:
+                self._iter = Prefetcher(self._iter, self.prefetch, f"{self.name}-prefetch")
+        pass_index, offset, item = next(self._iter)
+        if isinstance(item, _Failure):
+            self.close()
+            self._pass, self._offset = pass_index, offset
+            raise self._load_error(item.error) from item.error
+        self._pass, self._offset = pass_index, offset + 1
         return item
 
     def _load_error(self, error: Exception) -> DataCheckError:
@@ -147,6 +176,13 @@ class BatchStream:
             f"utts={sum(sizes)}, mean_batch={np.mean(sizes):.1f}, "
             f"position={self.position})"
         )
+
+
+class _Failure:
+    """A batch that could not be loaded, carried to the consumer in order."""
+
+    def __init__(self, error: Exception):
+        self.error = error
 
 
 def _message_of(error: Exception) -> str:

@@ -26,6 +26,7 @@ from espnet_bljust.iterators.batch_stream import (
     distributed_rank,
     shard_batches,
 )
+from espnet_bljust.iterators.batch_bins import cap_batch_bins, padded_bins, shape_lengths
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
 from espnet_bljust.main_funcs.collect_unlabeled_stats import collect_unlabeled_stats
 from espnet_bljust.tasks.settings_checks import add_check_arguments, check_before_training
@@ -104,6 +105,14 @@ class BLJUSTTask(ASRTask):
             type=int_or_none,
             default=None,
             help="batch_bins of the unlabeled stream (default: --batch_bins)",
+        )
+        group.add_argument(
+            "--match_unlabeled_batch_bins",
+            type=str2bool,
+            default=False,
+            help="Split unlabeled mini-batches that hold more padded audio (batch "
+            "size x longest utterance) than the labeled stream's largest, so that "
+            "reading unlabeled speech peaks no higher than supervised training",
         )
         group.add_argument(
             "--strategy",
@@ -332,18 +341,23 @@ class BLJUSTTask(ASRTask):
                 unlabeled_options.batch_size = args.unlabeled_batch_size
             if args.unlabeled_batch_bins is not None:
                 unlabeled_options.batch_bins = args.unlabeled_batch_bins
-            unlabeled = cls.build_batch_stream(args, unlabeled_options, "unlabeled")
+            max_bins = None
+            if args.match_unlabeled_batch_bins:
+                lengths = shape_lengths(iter_options.shape_files[0])
+                batches = cls.sample_batches(args, iter_options)
+                max_bins = max(padded_bins(b, lengths) for b in batches)
+            unlabeled = cls.build_batch_stream(args, unlabeled_options, "unlabeled", max_bins)
         logging.info(f"[train] {labeled}")
         logging.info(f"[train] {unlabeled}")
         return BilevelIterFactory(labeled, unlabeled, args.num_iters_per_epoch)
 
     @classmethod
-    def build_batch_stream(
-        cls, args: argparse.Namespace, iter_options: IteratorOptions, name: str
-    ) -> BatchStream:
-        """Batches (espnet2's batch sampler, sharded per rank) -> BatchStream."""
+    def sample_batches(
+        cls, args: argparse.Namespace, iter_options: IteratorOptions
+    ) -> List[List[str]]:
+        """espnet2's batch sampler's mini-batches (all ranks' utterances)."""
         shape_files = list(iter_options.shape_files)
-        rank, world_size = distributed_rank()
+        world_size = distributed_rank()[1]
         sampler = build_batch_sampler(
             type=iter_options.batch_type,
             shape_files=shape_files,
@@ -355,7 +369,23 @@ class BLJUSTTask(ASRTask):
             drop_last=args.drop_last_iter,
             min_batch_size=world_size if world_size > 1 else args.min_batch_size,
         )
-        batches = list(sampler)
+        return [list(b) for b in sampler]
+
+    @classmethod
+    def build_batch_stream(
+        cls,
+        args: argparse.Namespace,
+        iter_options: IteratorOptions,
+        name: str,
+        max_bins: Optional[int] = None,
+    ) -> BatchStream:
+        """Batches (sampled, split above ``max_bins`` padded samples, sharded
+        per rank) -> BatchStream."""
+        rank, world_size = distributed_rank()
+        batches = cls.sample_batches(args, iter_options)
+        if max_bins is not None:
+            lengths = shape_lengths(iter_options.shape_files[0])
+            batches = cap_batch_bins(batches, lengths, max_bins, world_size)
         if world_size > 1:
             batches = shard_batches(batches, rank, world_size, name)
         keys = {uid for batch in batches for uid in batch}

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import time
 from pathlib import Path
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -32,6 +33,7 @@ from espnet_bljust.train.checkpoints import (
 )
 from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
 from espnet_bljust.train.rank_stats import average_across_ranks
+from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
 from espnet_bljust.train.step_guard import FiniteLossWatcher, StepGuard
 
 UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
@@ -119,7 +121,7 @@ def _scalar(value) -> Optional[float]:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
-class _StepRunner:
+class StepRunner:
     """Takes optimizer steps for one epoch: backward, clip, skip, step, schedule."""
 
     def __init__(self, model, optimizers, schedulers, scaler, options, device):
@@ -130,6 +132,7 @@ class _StepRunner:
         self.scaler = scaler
         self.options = options
         self.device = device
+        self.iter_time = 0.0
         self.state = self.core.bilevel_state
         self.theta = self.core.parameter_groups()["shared"]
         self.guard = StepGuard(self.core)
@@ -140,7 +143,11 @@ class _StepRunner:
             self.autocast = nullcontext
 
     def batch(self, stream) -> Dict[str, torch.Tensor]:
+        """The next batch of ``stream`` on the device, its inputs checked finite;
+        the wait for it adds to ``iter_time`` (seconds, reset every tick)."""
+        start = time.perf_counter()
         uids, batch = next(stream)
+        self.iter_time += time.perf_counter() - start
         batch = to_device(batch, self.device)
         self.guard.check_inputs(uids, batch)
         return batch
@@ -153,9 +160,11 @@ class _StepRunner:
     ) -> Tuple[bool, Dict[str, Optional[float]]]:
         """One optimizer step of ``optimizers[level]`` on ``accum_grad`` batches.
 
-        ``compute_loss`` pulls its own batch and returns (loss, stats). A
-        non-finite input or gradient norm skips the step, and a step that
-        leaves a parameter or buffer non-finite is rolled back (see
+        ``compute_loss`` pulls its own batch and returns (loss, stats); the
+        loss may also be a list of functions computing loss parts whose sum is
+        the objective (see :func:`backward_in_parts`; ``stats`` is read after
+        the last). A non-finite input or gradient norm skips the step, and a
+        step that leaves a parameter or buffer non-finite is rolled back (see
         StepGuard); both are counted in the state, and after
         ``max_nonfinite_steps`` in a row training stops.
 
@@ -171,10 +180,10 @@ class _StepRunner:
         for _ in range(accum):
             with self.autocast():
                 loss, stats = compute_loss()
-            scaled = loss / accum
-            if self.scaler is not None:
-                scaled = self.scaler.scale(scaled)
-            scaled.backward()
+            if isinstance(loss, torch.Tensor):
+                self.backward(loss / accum)
+            else:  # loss parts, each forward after the previous one's backward
+                backward_in_parts(self.model, loss, lambda part: self.backward(part / accum))
             for key, value in stats.items():
                 value = _scalar(value)
                 if value is not None:
@@ -225,6 +234,12 @@ class _StepRunner:
             self.state["upper_steps" if level == UPPER else "lower_steps"] += 1
         return stepped, stats
 
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate a scalar, scaled by the GradScaler under AMP."""
+        if self.scaler is not None:
+            loss = self.scaler.scale(loss)
+        loss.backward()
+
     # -------------------------------------------------------------- the steps
     def lower_step(self, unlabeled) -> Tuple[bool, Dict]:
         """One step of g(theta, eta) on an unlabeled batch (lower optimizer)."""
@@ -247,25 +262,26 @@ class _StepRunner:
     def upper_step(
         self, labeled, unlabeled, weight: float, lr_scale: float, cosine: bool
     ) -> Tuple[bool, Dict]:
-        """One step of f + weight * g over theta, phi, eta (upper optimizer)."""
-        source = self.options.upper_unsup_source
+        """One step of f + weight * g over theta, phi, eta (upper optimizer).
+
+        With g on its own pass (``upper_unsup_source`` unlabeled or labeled)
+        the step runs backward of f, then forward and backward of weight * g
+        (:func:`upper_loss_parts`); labeled_shared has one pass for both.
+        """
         first = [True]
 
         def compute():
-            kwargs = {}
-            if source == "unlabeled":
-                extra = self.batch(unlabeled)
-                kwargs = dict(
-                    unlabeled_speech=extra["speech"],
-                    unlabeled_speech_lengths=extra["speech_lengths"],
-                )
+            with_cosine, first[0] = cosine and first[0], False
+            if self.options.upper_unsup_source != "labeled_shared":
+                stats: Dict = {}
+                parts = upper_loss_parts(self, labeled, unlabeled, weight, with_cosine, stats)
+                return parts, stats
             (loss_f, loss_g), stats, _ = self.model(
-                **self.batch(labeled), objective="joint", unsup_source=source, **kwargs
+                **self.batch(labeled), objective="joint", unsup_source="labeled_shared"
             )
             stats = dict(stats)
-            if cosine and first[0]:
+            if with_cosine:
                 stats["grad_cos"] = gradient_cosine(loss_f, loss_g, self.theta)
-            first[0] = False
             stats["loss_sup"] = loss_f.detach()
             stats["loss_unsup_upper"] = loss_g.detach()
             stats.pop("loss_unsup", None)
@@ -402,7 +418,7 @@ class BLJUSTTrainer(Trainer):
         schedule = cls.gamma_schedule(options, plan, iterator)
         state["gamma_ramp_steps"] = schedule.ramp_steps
         device = "cuda" if options.ngpu > 0 else "cpu"
-        runner = _StepRunner(model, optimizers, schedulers, scaler, options, device)
+        runner = StepRunner(model, optimizers, schedulers, scaler, options, device)
         labeled, unlabeled = iterator.labeled, iterator.unlabeled
         labeled.seek(state["labeled_pass"], state["labeled_offset"])
         if unlabeled is not None:
@@ -417,9 +433,13 @@ class BLJUSTTrainer(Trainer):
         model.train()
         any_valid = False
         for tick in range(1, num_ticks + 1):
-            with reporter.measure_time("tick_time"):
+            runner.iter_time = 0.0
+            with reporter.measure_time("tick_time") as start:
                 phase = plan.phase(iterator.epoch, state["ticks"])
                 stats = cls._one_tick(runner, phase, labeled, unlabeled, schedule, options)
+            # espnet2's split of a step: waiting for batches, the rest
+            stats["iter_time"] = runner.iter_time
+            stats["train_time"] = time.perf_counter() - start - runner.iter_time
             stepped = stats.pop("_stepped")
             stats = average_across_ranks(stats)
             any_valid = any_valid or stepped
@@ -447,7 +467,7 @@ class BLJUSTTrainer(Trainer):
     @classmethod
     def _one_tick(
         cls,
-        runner: _StepRunner,
+        runner: StepRunner,
         phase: Phase,
         labeled,
         unlabeled,

@@ -35,14 +35,18 @@ def gradient_cosine(
     Positive: the two objectives agree on the encoder; negative: they
     conflict. None when either gradient is missing or zero.
     """
-    ga = flat_grad(loss_a, params)
-    gb = flat_grad(loss_b, params)
-    if ga is None or gb is None:
+    return vector_cosine(flat_grad(loss_a, params), flat_grad(loss_b, params))
+
+
+def vector_cosine(a: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> Optional[float]:
+    """cos(a, b) of two flat vectors (N,); None when either is missing, zero
+    or not finite."""
+    if a is None or b is None:
         return None
-    denom = ga.norm() * gb.norm()
+    denom = a.norm() * b.norm()
     if denom == 0 or not torch.isfinite(denom):
         return None
-    return float(torch.dot(ga, gb) / denom)
+    return float(torch.dot(a, b) / denom)
 
 
 def check_replicas_in_sync(model: torch.nn.Module, where: str) -> Optional[float]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = ["step_cost", "memory", "plugin_overhead", "decode_rtf", "scaling", "data_checks"]
+SCRIPTS = ["step_cost", "memory", "data_wait", "plugin_overhead", "decode_rtf", "scaling", "data_checks"]
 SMALL = ["--model_args", "--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
          "--encoder_conf linear_units=128 --encoder_conf attention_heads=2",
          "--speakers", "george theo", "--labeled_takes", "1", "--unlabeled_takes", "2"]  # fmt: skip
@@ -35,14 +35,17 @@ def test_step_cost_prints_a_ratio_table(fsdd_root, tmp_path):
     out = run_script(
         "step_cost", "--fsdd", str(fsdd_root), "--work_dir", str(tmp_path),
         "--repeats", "2", "--warmup", "1", "--grad_cosine_interval", "0",
-        "--batch_size", "8", *SMALL,
+        "--batch_size", "8", *SMALL, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert "| what | median ms | ratio | target | verdict |" in out.stdout
-    row = re.search(r"\*\*BL-JUST iteration, labeled_shared\*\* .*?\| ([\d.]+) \| ([\d.]+) \|",
+    row = re.search(r"\*\*BL-JUST iteration, unlabeled\*\* .*?\| ([\d.]+) \| ([\d.]+) \|",
                     out.stdout)  # fmt: skip
     assert row, out.stdout
     assert float(row.group(1)) > 0 and 0 < float(row.group(2)) < 100
+    inherent = re.search(r"\| inherent passes: sum of the three \| ([\d.]+) \| 1.000 \|", out.stdout)
+    assert inherent and float(inherent.group(1)) > 0, out.stdout
+    assert re.search(r"load average \(1, 5, 15 min\): [\d.]+ [\d.]+ [\d.]+ before", out.stdout)
     ratio = float(re.search(r"^RATIO ([\d.]+)$", out.stdout, re.M).group(1))
     assert ratio == pytest.approx(float(row.group(2)), abs=1e-3)
     assert "command: `python bench/step_cost.py" in out.stdout

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from espnet_bljust.tasks.bljust import BLJUSTTask
-from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, _StepRunner, scaled_lr
+from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, StepRunner, scaled_lr
 
 from asr.test_bljust_model import tiny_args, tiny_batch
 
@@ -18,7 +18,7 @@ def runner(tmp_path):
     model = BLJUSTTask.build_model(args)
     optimizers = BLJUSTTask.build_optimizers(args, model)
     options = BLJUSTTrainer.build_options(args)
-    return _StepRunner(model, optimizers, [None, None], None, options, "cpu")
+    return StepRunner(model, optimizers, [None, None], None, options, "cpu")
 
 
 def stream():
@@ -116,7 +116,7 @@ def test_amp_steps_run_the_forward_in_bfloat16_on_cpu(tmp_path):
     model = BLJUSTTask.build_model(args)
     optimizers = BLJUSTTask.build_optimizers(args, model)
     options = BLJUSTTrainer.build_options(args)
-    runner = _StepRunner(model, optimizers, [None, None], GradScaler(), options, "cpu")
+    runner = StepRunner(model, optimizers, [None, None], GradScaler(), options, "cpu")
     dtypes = []
     first_linear = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
     first_linear.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))

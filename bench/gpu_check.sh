@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The GPU path end to end: on a CUDA machine, train the FSDD recipe's model
+# (egs2/fsdd/bljust1/conf/train.yaml) for a few epochs with --ngpu 1
+# --use_amp true, once supervised and once BL-JUST (joint phase throughout:
+# K lower steps + one upper step with g on a fresh unlabeled batch), decode the
+# FSDD test split with espnet2's asr_inference on the GPU, and print per
+# strategy the step time, the peak GPU memory and the test WER, then the
+# BL-JUST / supervised ratios (the last line: "RATIO step_time <x> memory <y>").
+#
+# Without CUDA it prints one line and exits 2, before touching any data.
+#
+# Usage: bench/gpu_check.sh [--fsdd DIR] [--work_dir DIR] [--epochs N] [--iters N]
+#   --fsdd      FSDD root (default: $BLJUST_SHARED_DATA/fsdd or ../shared/data/fsdd)
+#   --work_dir  split, runs and decodings (default: /tmp/bljust_gpu_check)
+#   --epochs    training epochs per strategy (default: 3)
+#   --iters     ticks per epoch (default: 40)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+fsdd=${BLJUST_SHARED_DATA:-${repo}/../shared/data}/fsdd
+work_dir=/tmp/bljust_gpu_check
+epochs=3
+iters=40
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --fsdd) fsdd=$2; shift 2 ;;
+        --work_dir) work_dir=$2; shift 2 ;;
+        --epochs) epochs=$2; shift 2 ;;
+        --iters) iters=$2; shift 2 ;;
+        *) echo "gpu_check.sh: unknown option $1 (see the header of $0)" >&2; exit 1 ;;
+    esac
+done
+python=${PYTHON:-${repo}/.venv/bin/python}
+[ -x "${python}" ] || python=python3
+
+if ! "${python}" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    echo "gpu_check.sh: no CUDA device (torch.cuda.is_available() is False); nothing was run" >&2
+    exit 2
+fi
+
+config=${repo}/egs2/fsdd/bljust1/conf/train.yaml
+decode_config=${repo}/egs2/fsdd/bljust1/conf/decode.yaml
+data=${work_dir}/data
+mkdir -p "${work_dir}"
+cd "${repo}"
+
+echo "== FSDD split in ${data}"
+"${python}" - "${fsdd}" "${data}" <<'EOF'
+import sys
+from espnet_bljust.bin.compare_strategies import prepare_fsdd
+prepare_fsdd(sys.argv[1], sys.argv[2], labeled_takes=2, unlabeled_takes=-1,
+             dev_takes=1, test_takes=5)
+EOF
+
+for strategy in supervised bljust; do
+    exp=${work_dir}/exp_${strategy}
+    rm -rf "${exp}"
+    echo "== training ${strategy}: ${epochs} epochs x ${iters} ticks, --ngpu 1 --use_amp true"
+    # In-process, so that the CUDA allocator's peak belongs to this run alone.
+    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" <<'EOF'
+import json, sys, time
+from pathlib import Path
+import torch
+from espnet_bljust.bin.bljust_train import main
+from espnet_bljust.bin.compare_strategies import epoch_stats, train_argv
+
+data, exp, config, strategy, epochs, iters = sys.argv[1:]
+argv = train_argv(Path(data), Path(exp), Path(config),
+                  "--ngpu", "1", "--use_amp", "true",
+                  "--strategy", strategy, "--max_epoch", epochs,
+                  "--num_iters_per_epoch", iters, "--phase_unit", "step",
+                  "--exploration_len", "0", "--joint_len", "-1", "--finetune_len", "0")
+start = time.perf_counter()
+try:
+    main(argv)
+except SystemExit as e:
+    if e.code not in (0, None):
+        raise
+wall = time.perf_counter() - start
+states = torch.load(Path(exp) / "checkpoint.pth", map_location="cpu", weights_only=False)
+train = [s["train"] for _, s in sorted(epoch_stats(states).items())]
+# The first epoch carries CUDA/cuDNN warm-up: the step time is the later epochs' mean.
+later = train[1:] or train
+out = dict(strategy=strategy, wall_s=wall,
+           step_ms=1e3 * sum(t["step_time"] for t in later) / len(later),
+           wait_share=sum(t["iter_time"] for t in later)
+           / sum(t["iter_time"] + t["train_time"] for t in later),
+           peak_alloc_mib=torch.cuda.max_memory_allocated() / 2**20,
+           peak_reserved_mib=torch.cuda.max_memory_reserved() / 2**20,
+           device=torch.cuda.get_device_name(0))
+(Path(exp) / "gpu_check.json").write_text(json.dumps(out))
+print(json.dumps(out))
+EOF
+    model=${exp}/valid.cer_ctc.best.pth
+    [ -f "${model}" ] || model=${exp}/latest.pth
+    echo "== decoding the test split with asr_inference (${model##*/})"
+    "${python}" -m espnet2.bin.asr_inference --ngpu 1 \
+        --config "${decode_config}" \
+        --data_path_and_name_and_type "${data}/test/wav.scp,speech,sound" \
+        --asr_train_config "${exp}/config.yaml" --asr_model_file "${model}" \
+        --output_dir "${exp}/decode_test" > "${exp}/decode_test.log" 2>&1 \
+        || { echo "gpu_check.sh: decoding failed, see ${exp}/decode_test.log" >&2; exit 1; }
+done
+
+echo "== results"
+"${python}" - "${work_dir}" "${data}" <<'EOF'
+import json, sys
+from pathlib import Path
+from espnet_bljust.bin.score import read_text, score
+
+work, data = Path(sys.argv[1]), Path(sys.argv[2])
+runs = {}
+for s in ("supervised", "bljust"):
+    run = json.loads((work / f"exp_{s}" / "gpu_check.json").read_text())
+    hyp = read_text(work / f"exp_{s}" / "decode_test" / "1best_recog" / "text")
+    run.update(score(read_text(data / "test" / "text"), hyp))
+    runs[s] = run
+print(f"device: {runs['bljust']['device']}")
+print("| strategy | step (ms) | waiting share | peak GPU allocated (MiB) | peak reserved (MiB) | test WER (%) |")
+print("|---|---|---|---|---|---|")
+for s, r in runs.items():
+    print(f"| {s} | {r['step_ms']:.1f} | {100 * r['wait_share']:.1f}% | {r['peak_alloc_mib']:.0f} "
+          f"| {r['peak_reserved_mib']:.0f} | {r['wer']:.1f} |")
+b, s = runs["bljust"], runs["supervised"]
+print(f"RATIO step_time {b['step_ms'] / s['step_ms']:.3f} memory {b['peak_alloc_mib'] / s['peak_alloc_mib']:.3f}")
+EOF
