@@ -7,7 +7,7 @@ that no training speaker uses.
 
 Usage:
     python -m espnet_bljust.corpora.espeak --out data --audio_dir downloads/wav \
-        --num_labeled 150 --num_unlabeled 600 --num_dev 60 --num_test 60
+        --num_labeled 300 --num_unlabeled 900 --num_dev 60 --num_test 60
 """
 
 import argparse
@@ -83,8 +83,8 @@ def synthesize(text: str, voice: str, speed: int, pitch: int, out: Path) -> Path
 def make_corpus(
     out: Path,
     audio_dir: Path,
-    num_labeled: int = 150,
-    num_unlabeled: int = 600,
+    num_labeled: int = 300,
+    num_unlabeled: int = 900,
     num_dev: int = 60,
     num_test: int = 60,
     seed: int = 0,
@@ -126,8 +126,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--audio_dir", type=Path, required=True)
-    parser.add_argument("--num_labeled", type=int, default=150)
-    parser.add_argument("--num_unlabeled", type=int, default=600)
+    parser.add_argument("--num_labeled", type=int, default=300)
+    parser.add_argument("--num_unlabeled", type=int, default=900)
     parser.add_argument("--num_dev", type=int, default=60)
     parser.add_argument("--num_test", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
