@@ -1,10 +1,15 @@
-"""The demo corpus builder: the same seed gives the same sentences and the same audio."""
+"""The demo corpus builder: the same seed gives the same sentences and the same audio;
+test voices are held out; the grammar speaks whole words."""
 
+import random
 import shutil
 
 import pytest
 
-from espnet_bljust.corpora.espeak import make_corpus
+from espnet_bljust.corpora.espeak import (
+    COLORS, COMMANDS, OBJECTS, TEST_VOICES, TRAIN_VOICES, make_corpus, make_sentence,
+)
+from espnet_bljust.corpora.fsdd import DIGITS
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
@@ -31,3 +36,25 @@ def test_same_seed_same_corpus_byte_for_byte(tmp_path):
         assert len(data) > 44 + 16000 * 2 // 10  # a header and at least 0.1 s of samples
         assert data == b.read_bytes(), f"{a.name}: the builds differ (sox dither not repeatable?)"
     assert (first["train_unlabeled"] / "text").exists() is False
+
+
+def test_test_voices_are_held_out(tmp_path):
+    dirs = _build(tmp_path)
+    assert not set(TRAIN_VOICES) & set(TEST_VOICES)
+    accents = {}
+    for name, path in dirs.items():
+        speakers = {line.split()[1] for line in (path / "utt2spk").read_text().splitlines()}
+        accents[name] = {spk[:-2] for spk in speakers}  # the variant is the last 2 characters
+    trained = accents["train_labeled"] | accents["train_unlabeled"] | accents["dev"]
+    assert accents["test"] and not accents["test"] & trained
+    assert accents["test"] <= {voice.replace("-", "") for voice in TEST_VOICES}
+
+
+def test_grammar_uses_whole_words_of_its_vocabulary():
+    rng = random.Random(0)
+    sentences = [make_sentence(rng).split() for _ in range(500)]
+    vocabulary = set(DIGITS) | set(COMMANDS) | set(COLORS) | set(OBJECTS)
+    used = {word for words in sentences for word in words}
+    assert used == vocabulary  # every word occurs in 500 sentences, nothing else does
+    assert all(1 <= len(words) <= 5 for words in sentences)
+    assert min(len(word) for word in used) >= 2  # no spelled single letters

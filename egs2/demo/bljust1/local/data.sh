@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Synthesize the demo corpus with espeak-ng (multi-speaker, test voices held out)
-# and write data/{train_labeled,train_unlabeled,dev,test}.
+# Synthesize the demo corpus with espeak-ng (36 training speakers from 6 accents;
+# test speakers from 2 other accents, held out) and write
+# data/{train_labeled,train_unlabeled,dev,test}.
 set -euo pipefail
 # shellcheck source=/dev/null
 . ./db.sh
 # Sizes; the environment may override them (the CI test makes a tiny corpus).
-num_labeled="${DEMO_NUM_LABELED:-150}"
-num_unlabeled="${DEMO_NUM_UNLABELED:-600}"
+num_labeled="${DEMO_NUM_LABELED:-300}"
+num_unlabeled="${DEMO_NUM_UNLABELED:-900}"
 num_dev="${DEMO_NUM_DEV:-60}"
 num_test="${DEMO_NUM_TEST:-60}"
 if [ -f data/test/wav.scp ]; then
