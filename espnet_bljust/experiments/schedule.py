@@ -161,3 +161,59 @@ def _save(run: dict) -> None:
     tmp.replace(Path(run["exp"]) / "run.json")
 
 
+
+
+def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1) -> Dict[str, dict]:
+    """Run ``jobs`` in child processes, ``n`` at a time; each result saved.
+
+    A job is {name, target ("module:function"), kwargs, log, result (a JSON
+    path), key (what the result depends on)}. A job whose saved result is ok
+    and has the same key is reused, never run again; a failed one is run
+    again by the next call. Stopped (Ctrl-C, SIGTERM turned into SystemExit),
+    the running children are stopped too. Returns {name: saved record}: key,
+    ok, error, value, wall_s, peak_rss_mb.
+    """
+    records, pending = {}, []
+    for job in jobs:
+        path = Path(job["result"])
+        saved = json.loads(path.read_text()) if path.exists() else None
+        if saved and saved.get("ok") and saved.get("key") == job["key"]:
+            records[job["name"]] = saved
+        else:
+            pending.append(job)
+    if len(records):
+        print(f"[reuse] {len(records)} finished jobs: {', '.join(records)}", flush=True)
+    active: List = []
+    try:
+        while pending or active:
+            while pending and len(active) < max(1, n):
+                job = pending.pop(0)
+                child = ChildRun(job["target"], job["kwargs"], job["log"], threads).start()
+                print(f"[start] {job['name']} (log {job['log']}, pid {child.process.pid})",
+                      flush=True)  # fmt: skip
+                active.append((job, child))
+            time.sleep(0.5)
+            for job, child in [a for a in active if a[1].done()]:
+                active.remove((job, child))
+                result = child.result()
+                record = dict(key=job["key"], **{k: result.get(k) for k in
+                              ("ok", "error", "value", "wall_s", "peak_rss_mb")})  # fmt: skip
+                _write_json(Path(job["result"]), record)
+                records[job["name"]] = record
+                state = "done" if record["ok"] else f"failed: {record['error']}"
+                print(f"[{state.split(':')[0]}] {job['name']} ({record['wall_s'] or 0:.0f} s)"
+                      + ("" if record["ok"] else f" {record['error']}; see {job['log']}"),
+                      flush=True)  # fmt: skip
+    finally:
+        for job, child in active:
+            child.stop()
+            print(f"[stopped] {job['name']} (pid {child.process.pid}): started again by the "
+                  "next call", flush=True)  # fmt: skip
+    return records
+
+
+def _write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, indent=1, default=str))
+    tmp.replace(path)

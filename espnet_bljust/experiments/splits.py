@@ -89,3 +89,28 @@ def num_utts(data_dir: Path) -> int:
     with open(Path(data_dir) / "wav.scp", encoding="utf-8") as f:
         return sum(1 for line in f if line.strip())
 
+
+
+def prepare_unseen_fsdd(fsdd: Path, out: Path, test_speakers: Sequence[str],
+                        dev_speakers: Sequence[str], labeled_takes: int = 4,
+                        dev_takes: int = 30) -> Path:  # fmt: skip
+    """The FSDD unseen-speaker split (:func:`~espnet_bljust.corpora.fsdd.make_unseen_speaker_split`:
+    test and dev speakers in no training stream) with shapes and a char token
+    list from the labeled text only; made once, then reused."""
+    from espnet_bljust.corpora.fsdd import make_unseen_speaker_split
+    from espnet_bljust.data.kaldi_lists import write_token_list_and_shapes
+
+    out = Path(out)
+    plan = dict(fsdd=str(Path(fsdd).resolve()), split="unseen", test_speakers=list(test_speakers),
+                dev_speakers=list(dev_speakers), labeled_takes=labeled_takes,
+                dev_takes=dev_takes)  # fmt: skip
+    stamp = out / "split.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == plan:
+        return out
+    dirs = make_unseen_speaker_split(fsdd, out, test_speakers, dev_speakers, labeled_takes,
+                                     dev_takes)  # fmt: skip
+    write_token_list_and_shapes(
+        dirs["train_labeled"] / "text", out / "tokens.txt", dirs.values()
+    )
+    stamp.write_text(json.dumps(plan, indent=1))
+    return out

@@ -25,26 +25,8 @@ def train_and_decode(
     ``average_nbest`` best dev checkpoints as well. (Decoding with an LM:
     :func:`lm_decode`, the harness's next job for the run.)
     """
-    import torch
-
-    from espnet_bljust.bin import bljust_train
-
     exp = Path(exp)
-    start = time.perf_counter()
-    with AnonPeakSampler() as anon:
-        try:
-            bljust_train.main(argv)
-        except SystemExit as e:
-            if e.code not in (0, None):
-                raise RuntimeError(f"bljust_train exited with {e.code}") from e
-    result = dict(train_wall_s=time.perf_counter() - start, train_peak_rss_mb=peak_rss_mb(),
-                  train_peak_anon_mb=anon.peak_mb)
-    states = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)
-    result.update(bilevel_counters(states))
-    result["epochs"] = epoch_stats(states)
-    result["train_loop_s"] = sum(
-        e.get("train", {}).get("time", 0.0) for e in result["epochs"].values()
-    )
+    result = train_run(argv, str(exp), fresh=False)
     model_file = best_checkpoint(exp)
     result["checkpoint"] = model_file.name
     if model_file.is_symlink():
@@ -63,3 +45,40 @@ def train_and_decode(
     return result
 
 
+
+
+def train_run(argv: List[str], exp: str, fresh: bool = True) -> dict:
+    """Train one run (bljust_train ``argv`` into ``exp``) and read it back.
+
+    Returns train_wall_s (the whole call), train_peak_rss_mb (VmHWM),
+    train_peak_anon_mb, the bilevel counters (ticks, lower_steps,
+    upper_steps, skipped_steps, joint_upper_steps), epochs (the reporter's
+    per-epoch means) and train_loop_s (the epochs' training time, no
+    validation). ``fresh``: remove what an earlier, unfinished call left in
+    ``exp`` first.
+    """
+    import shutil
+
+    import torch
+
+    from espnet_bljust.bin import bljust_train
+
+    exp = Path(exp)
+    if fresh and exp.exists():
+        shutil.rmtree(exp)
+    start = time.perf_counter()
+    with AnonPeakSampler() as anon:
+        try:
+            bljust_train.main(argv)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                raise RuntimeError(f"bljust_train exited with {e.code}") from e
+    result = dict(train_wall_s=time.perf_counter() - start, train_peak_rss_mb=peak_rss_mb(),
+                  train_peak_anon_mb=anon.peak_mb)
+    states = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)
+    result.update(bilevel_counters(states))
+    result["epochs"] = epoch_stats(states)
+    result["train_loop_s"] = sum(
+        e.get("train", {}).get("time", 0.0) for e in result["epochs"].values()
+    )
+    return result

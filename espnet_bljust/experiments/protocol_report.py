@@ -1,0 +1,135 @@
+"""The report of a protocol run: RESULTS.md, results.json, the dev-CER-against-
+compute figure. Test numbers are printed only for runs whose test decode was
+made under this protocol's sha256."""
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from espnet_bljust.experiments.budget import passes_from_counters, plan_for_budget
+from espnet_bljust.experiments.protocol import Protocol, Trial, stamp
+from espnet_bljust.experiments.report import mean_std
+
+BASELINES = ("pt_ft", "supervised", "just")
+
+
+def test_of(run: dict, protocol: Protocol) -> Optional[dict]:
+    """The run's test results, or None where there are none or they were
+    decoded under another protocol (never printed then)."""
+    test = run.get("test")
+    return test if test and test.get("protocol_sha256") == protocol.sha256 else None
+
+
+def add_compute(protocol: Protocol, choices: dict, runs: List[dict]) -> None:
+    """Each run's passes (from its counters) and dev CER (%) after each epoch
+    against the passes made by then (from its tick plan)."""
+    budget, source = protocol.raw["budget"], protocol.raw["upper_unsup_source"]
+    for r in runs:
+        c = choices["chosen"][r["strategy"]]
+        trial = Trial(**{k: c[k] for k in Trial.__dataclass_fields__})
+        plan = plan_for_budget(r["strategy"], budget["passes"], budget["epochs"],
+                               trial.exploration_frac, trial.finetune_frac,
+                               trial.lower_steps_per_upper, source)  # fmt: skip
+        r["passes"] = passes_from_counters(r, r["strategy"], source)
+        x = plan.passes_per_epoch()
+        r["dev_curve"] = [(x[int(e) - 1], 100.0 * v["valid"]["cer_ctc"])
+                          for e, v in sorted(r["epochs"].items(), key=lambda kv: int(kv[0]))
+                          if "cer_ctc" in v.get("valid", {}) and int(e) <= len(x)]  # fmt: skip
+
+
+def table(protocol: Protocol, runs: List[dict]) -> str:
+    """One row per strategy: test WER (CTC; CTC + LM), dev CER, compute, updates."""
+    rows = ["| strategy | seeds | test WER (%) | test WER, LM (%) | best dev CER (%) | passes "
+            "| ticks | lower updates | upper updates | train loop (s) |", "|" + "---|" * 10]  # fmt: skip
+    for strategy in protocol.strategies:
+        group = [r for r in runs if r["strategy"] == strategy]
+        tests = [test_of(r, protocol) for r in group]
+        done = [t for t in tests if t]
+        withheld = sum(1 for r, t in zip(group, tests) if r.get("test") and not t)
+
+        def col(key):
+            if withheld:
+                return f"withheld ({withheld} runs of another protocol)"
+            return mean_std([t.get(key) for t in done]) if done else "–"
+
+        dev = [min(c for _, c in r["dev_curve"]) for r in group if r["dev_curve"]]
+        rows.append(f"| {strategy} | {len(group)} | {col('test_wer')} | {col('test_wer_lm')} | "
+                    f"{mean_std(dev)} | {mean_std([r['passes'] for r in group])} | "
+                    f"{mean_std([r['ticks'] for r in group])} | "
+                    f"{mean_std([r['lower_steps'] for r in group])} | "
+                    f"{mean_std([r['upper_steps'] for r in group])} | "
+                    f"{mean_std([r['train_loop_s'] for r in group])} |")  # fmt: skip
+    return "\n".join(rows) + "\n"
+
+
+def compute_spread(runs: List[dict]) -> float:
+    """Largest over smallest passes of any two runs (1.0: equal compute)."""
+    passes = [r["passes"] for r in runs]
+    return max(passes) / min(passes) if passes else 1.0
+
+
+def ratio_lines(protocol: Protocol, runs: List[dict], key: str = "hyp") -> List[str]:
+    """BL-JUST's WER over each baseline's, with a paired bootstrap 95% interval
+    over utterances and seeds and Holm's correction across the comparisons."""
+    from espnet_bljust.experiments import stats
+
+    errors = {}
+    for r in runs:
+        test = test_of(r, protocol)
+        if test and test.get(key):
+            errors[(r["strategy"], r["seed"])] = stats.errors_from_files(Path(test["ref"]),
+                                                                         Path(test[key]))
+    present = sorted({s for s, _ in errors})
+    pairs = [("bljust", b) for b in BASELINES if b in present and "bljust" in present]
+    seeds = [seed for seed in sorted({k[1] for k in errors})
+             if all((s, seed) in errors for s in present)]  # fmt: skip
+    if not pairs or not seeds:
+        return []
+    table_ = stats.error_table({(s, seed): errors[(s, seed)] for s in present for seed in seeds})
+    rows = stats.holm_family(stats.ratio_intervals(table_, pairs))
+    return [f"- BL-JUST / {r['b']} ({'CTC + LM' if key == 'hyp_lm' else 'CTC'}): "
+            f"{r['wer_a']:.1f} / {r['wer_b']:.1f} = {r['ratio']:.3f}, 95% interval "
+            f"[{r['low']:.3f}, {r['high']:.3f}], Holm p = {r['p_holm']:.3g}, simultaneous upper "
+            f"bound {r['upper_simultaneous']:.3f}" for r in rows]  # fmt: skip
+
+
+def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,
+          command: str) -> Dict[str, Path]:  # fmt: skip
+    """RESULTS.md, results.json and (where the plot exists) dev_cer_vs_compute.png in ``out``."""
+    add_compute(protocol, choices, runs)
+    now = stamp(protocol)
+    lines = [f"### Strategy comparison under {protocol.path.name}", "",
+             f"```sh\n{command}\n```", "",
+             f"Protocol sha256 {protocol.sha256}; choices fixed at commit {choices['commit']}; "
+             f"report written at commit {now['commit']}.", "",
+             f"Budget: {protocol.raw['budget']['passes']} encoder passes per run over "
+             f"{protocol.raw['budget']['epochs']} epochs; largest / smallest passes of any two "
+             f"final runs: {compute_spread(runs):.3f}.", "",
+             "Chosen on dev (tuning seed "
+             f"{choices['tuning_seed']}): " + "; ".join(
+                 f"{s} {c['name']} ({c['train_args'] or 'defaults'}, exploration "
+                 f"{c['exploration_frac']:g}, K {c['lower_steps_per_upper']}; dev CER "
+                 f"{c['dev_cer']:.1f}%)" for s, c in choices["chosen"].items()) +
+             f"; checkpoint rule {choices['checkpoint_rule']} (mean dev WER " + ", ".join(
+                 f"{r} {w:.1f}%" for r, w in choices["rule_dev_wer"].items()) + ").", "",
+             table(protocol, runs)]  # fmt: skip
+    for key in ("hyp", "hyp_lm"):
+        try:
+            lines += ratio_lines(protocol, runs, key)
+        except (ImportError, ValueError) as e:
+            lines.append(f"- ratios ({key}): not computed ({type(e).__name__}: {e})")
+    paths = dict(results=out / "RESULTS.md", json=out / "results.json")
+    from espnet_bljust.experiments import plots
+
+    if hasattr(plots, "dev_cer_vs_compute"):
+        paths["dev_cer_vs_compute"] = plots.dev_cer_vs_compute(runs, out / "dev_cer_vs_compute.png")
+        lines.append(f"\n![dev CER against compute]({paths['dev_cer_vs_compute'].name})")
+    paths["results"].write_text("\n".join(lines) + "\n")
+    for r in runs:
+        if r.get("test") and not test_of(r, protocol):
+            r["test"] = "withheld: decoded under another protocol"
+    saved = dict(now, choices=choices, runs=[{k: (str(v) if isinstance(v, Path) else v)
+                                              for k, v in r.items() if k != "train"} for r in runs])
+    paths["json"].write_text(json.dumps(saved, indent=1, default=str))
+    return paths
+
