@@ -73,10 +73,12 @@ def plan_for_budget(strategy: str, budget: int, epochs: int, exploration_frac: f
 
     ``exploration_frac`` and ``finetune_frac`` are shares of the budget: the
     exploration (for ``pt_ft`` the pre-training) and the fine-tune phase take
-    round(frac x budget) ticks of one pass; the joint phase gets what is left,
-    at :func:`joint_tick_passes` each. The ticks are spread over ``epochs``
-    epochs of equal length (one validation each), so a plan misses the
-    budget by less than half an epoch's ticks.
+    about round(frac x budget) ticks of one pass; the joint phase gets what is
+    left, at :func:`joint_tick_passes` each. The ticks are spread over
+    ``epochs`` epochs of equal length (one validation each); the exploration
+    of a strategy with a joint phase then moves by the few ticks that bring
+    its passes within half a joint tick of the budget (without one, a plan
+    misses the budget by less than half an epoch's ticks).
     """
     if strategy not in STRATEGY_ORDER:
         raise ValueError(f"unknown strategy {strategy!r}")
@@ -84,18 +86,25 @@ def plan_for_budget(strategy: str, budget: int, epochs: int, exploration_frac: f
         raise ValueError(f"a budget of {budget} passes cannot fill {epochs} epochs")
     explore = round(exploration_frac * budget) if strategy != "supervised" else 0
     finetune = round(finetune_frac * budget) if strategy in ("just", "bljust") else 0
-    cost = joint_tick_passes(strategy, lower_steps_per_upper, upper_unsup_source)
-    if strategy in ("supervised", "pt_ft"):
-        cost = 1
+    cost = 1
+    if strategy in ("just", "bljust"):
+        cost = joint_tick_passes(strategy, lower_steps_per_upper, upper_unsup_source)
     if explore + finetune > budget:
         raise ValueError(f"{strategy}: exploration and fine-tune exceed the budget")
     ticks = explore + finetune + (budget - explore - finetune) / cost
 
     def plan(iters: int) -> TickPlan:
-        return TickPlan(strategy, explore, finetune, epochs, max(1, iters), cost)
+        iters = max(1, iters)
+        n1 = explore
+        if cost > 1:  # each exploration tick in place of a joint one saves cost - 1 passes
+            total = epochs * iters
+            n1 = round(total - finetune - (budget - total) / (cost - 1))
+            n1 = min(max(0, n1), max(0, total - finetune))
+        return TickPlan(strategy, n1, finetune, epochs, iters, cost)
 
-    candidates = [plan(int(ticks // epochs)), plan(int(ticks // epochs) + 1)]
-    return min(candidates, key=lambda p: (abs(p.passes - budget), p.ticks))
+    base = int(ticks // epochs)
+    candidates = [plan(i) for i in (base - 1, base, base + 1, base + 2)]
+    return min(candidates, key=lambda p: (abs(p.passes - budget), abs(p.exploration - explore)))
 
 
 def passes_from_counters(counters: Dict[str, int], strategy: str,

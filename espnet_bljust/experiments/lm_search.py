@@ -9,6 +9,7 @@ from espnet_bljust.experiments.decoding import (
     averaged_checkpoint,
     best_checkpoint,
     decode_and_score,
+    score_weights,
 )
 
 def lm_decode(
@@ -18,8 +19,9 @@ def lm_decode(
 ) -> dict:
     """Decode one trained run again with the LM fused; the weight picked on dev.
 
-    The best dev checkpoint decodes ``valid_set`` once per weight in
-    ``weights`` (CTC + ``weight`` x LM, beam ``beam_size``); while the lowest
+    The best dev checkpoint decodes ``valid_set`` with every weight in
+    ``weights`` (CTC + ``weight`` x LM, beam ``beam_size``; each utterance
+    encoded once for all of them); while the lowest
     dev WER is at the largest weight tried and twice that is no more than
     ``max_weight``, the grid grows by that doubled weight (dev only). The
     weight with the lowest dev WER (ties: the smaller weight) then decodes
@@ -36,6 +38,13 @@ def lm_decode(
     model_file = best_checkpoint(exp)
     known = dict((previous or {}).get("dev_wer_lm", {}))
     decoded = []  # the decodes this call ran: (set, weight)
+    fresh = sorted({float(w) for w in weights} - {float(w) for w in known})
+    if fresh:  # the grid in one pass over dev: each utterance encoded once
+        scores = score_weights(exp, model_file, data / valid_set,
+                               lambda w: exp / f"decode_{valid_set}_lm{w:g}", fresh, beam_size, lm)
+        for w in fresh:
+            known[f"{w:g}"] = scores[f"{w:g}"]["wer"]
+            decoded.append((valid_set, w))
 
     def dev_wer_of(weight: float) -> float:
         if f"{weight:g}" in known:

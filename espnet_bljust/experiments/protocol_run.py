@@ -3,7 +3,8 @@
 1. tuning: every trial of every strategy, one seed, budgeted by compute
    (:mod:`~espnet_bljust.experiments.budget`); the LM beside them;
 2. choices: per strategy the trial with the lowest best dev CER; the
-   checkpoint rule with the lowest mean dev WER of those runs; written to
+   checkpoint rule with the lowest mean dev WER of those runs (ties: the
+   first listed); written to
    ``choices.json`` with the protocol's sha256 and the commit (fixed from then
    on: a later call under another protocol stops);
 3. final runs: every strategy x seed with its chosen trial; the LM weight of
@@ -116,14 +117,17 @@ def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int) -> dict:
                       log=out / "tune" / f"{name}.dev_rules.log",
                       result=out / "tune" / f"{name}.dev_rules.json", key=protocol.rules())
                  for name in chosen.values()]  # fmt: skip
-    rules = run_jobs(rule_jobs, jobs, protocol.raw["threads"])
-    _ok(rules, [j["name"] for j in rule_jobs], "dev decodes of the checkpoint rules")
-    mean_wer = {r: sum(rules[j["name"]]["value"][r]["wer"] for j in rule_jobs) / len(rule_jobs)
+    decoded = run_jobs(rule_jobs, jobs, protocol.raw["threads"])
+    _ok(decoded, [j["name"] for j in rule_jobs], "dev decodes of the checkpoint rules")
+    mean_wer = {r: sum(decoded[j["name"]]["value"][r]["wer"] for j in rule_jobs) / len(rule_jobs)
                 for r in protocol.rules()}  # fmt: skip
+    rules = protocol.rules()
     choices = dict(
         stamp(protocol), tuning_seed=seed, trial_dev_cer=dev_cer,
-        chosen={s: dict(trials[n][0].__dict__, name=n, dev_cer=dev_cer[n]) for s, n in chosen.items()},
-        rule_dev_wer=mean_wer, checkpoint_rule=min(protocol.rules(), key=lambda r: (mean_wer[r], r)),
+        chosen={s: dict(trials[n][0].__dict__, name=n, dev_cer=dev_cer[n])
+                for s, n in chosen.items()},
+        rule_dev_wer=mean_wer,
+        checkpoint_rule=min(rules, key=lambda r: (mean_wer[r], rules.index(r))),
         lm=records["lm"]["value"] if lm else None,
     )  # fmt: skip
     path.write_text(json.dumps(choices, indent=1))

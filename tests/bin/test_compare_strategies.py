@@ -181,14 +181,61 @@ def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
     assert f"[stopped] bljust seed 1 (train, pid {pid})" in rest
     assert f"(lm_train, pid {lm_pid})" in rest
 
-    def running(pid):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                return not any(line.startswith("State:") and "Z" in line for line in f)
-        except FileNotFoundError:
-            return False
+    deadline = time.monotonic() + 10
+    while (_running(pid) or _running(lm_pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(pid) and not _running(lm_pid)
+
+
+def test_sigterm_stops_the_protocol_runs(fsdd_root, tmp_path):
+    """--protocol: kill (SIGTERM) stops the running tuning runs too; nothing is
+    left training."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from espnet_bljust.corpora.fsdd import make_fsdd_split
+
+    make_fsdd_split(fsdd_root, tmp_path / "data", 1, 1, 1, 1, speakers=["george"])
+    protocol = dict(
+        corpus=dict(split="prepared", data_dir=str(tmp_path / "data")),
+        config="conf/train_bljust_conformer_tiny.yaml", train_args=SMALL_MODEL,
+        upper_unsup_source="unlabeled", threads=1, budget=dict(passes=100000, epochs=2),
+        seeds=[1], tuning=dict(seed=1, trials=1, grid=dict(just=[{}], bljust=[{}])),
+        checkpoint=dict(rules=["best"]), decode=dict(beam_size=1), lm=None,
+    )  # fmt: skip
+    (tmp_path / "protocol.yaml").write_text(yaml.safe_dump(protocol))
+    cmd = [sys.executable, "-m", "espnet_bljust.bin.compare_strategies", "--protocol",
+           str(tmp_path / "protocol.yaml"), "--out_dir", str(tmp_path / "out"), "--jobs", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pids = []
+    for line in proc.stdout:
+        match = re.search(r"^\[start\] .* pid (\d+)\)", line)
+        if match:
+            pids.append(int(match.group(1)))
+            if len(pids) == 2:
+                break
+    assert len(pids) == 2, "no two [start] lines"
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert all(f"(pid {pid}): started again by the next call" in rest for pid in pids), rest
 
     deadline = time.monotonic() + 10
-    while (running(pid) or running(lm_pid)) and time.monotonic() < deadline:
+    while any(map(_running, pids)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not running(pid) and not running(lm_pid)
+    assert not any(map(_running, pids))
+    assert not (tmp_path / "out" / "choices.json").exists()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line for line in f)
+    except FileNotFoundError:
+        return False
