@@ -157,8 +157,12 @@ def _speakers_of(d: Path) -> set:
 
 @pytest.mark.parametrize(
     "test_speakers, dev_speakers, labeled_takes, dev_takes",
-    [(None, None, None, None), (["george", "lucas"], ["jackson"], 2, -1), (["theo"], ["yweweler"], 1, 5)],
-)  # fmt: skip
+    [
+        (None, None, None, None),
+        (["george", "lucas"], ["jackson"], 2, -1),
+        (["theo"], ["yweweler"], 1, 5),
+    ],
+)
 def test_unseen_split_keeps_dev_and_test_speakers_out_of_training(
     fake_fsdd, tmp_path, test_speakers, dev_speakers, labeled_takes, dev_takes
 ):
