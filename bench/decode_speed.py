@@ -24,6 +24,7 @@ from pathlib import Path
 
 import common
 
+from espnet_bljust.experiments.argv import phase_argv
 from espnet_bljust.experiments.decoding import (
     decode_ctc,
     decode_weights,
@@ -32,6 +33,7 @@ from espnet_bljust.experiments.decoding import (
     utterances,
     write_text,
 )
+from espnet_bljust.experiments.runs import run_child
 
 
 def main():
@@ -53,13 +55,16 @@ def main():
 
     torch.set_num_threads(args.threads)
     data = common.prepare(args)
-    exp = args.exp
-    if exp is None:
-        exp = args.work_dir / f"speed_exp_{args.train_ticks}"
-        argv = common.bench_argv(args, data, exp, "--strategy", "supervised", "--phase_unit",
-                                 "step", "--max_epoch", "1", "--num_iters_per_epoch",
-                                 str(args.train_ticks))  # fmt: skip
-        common.run_training(argv, exp, args.threads)
+    exp = args.exp or args.work_dir / f"speed_exp_{args.train_ticks}"
+    if args.exp is None and not (exp / "latest.pth").exists():
+        plan = ["--max_epoch", "1", "--num_iters_per_epoch", str(args.train_ticks),
+                *phase_argv("supervised", 0, 0)]  # fmt: skip
+        result = run_child("espnet_bljust.experiments.training:train_run",
+                           dict(argv=common.bench_argv(args, data, exp, *plan), exp=str(exp)),
+                           args.work_dir / f"{exp.name}.log", args.threads)  # fmt: skip
+        if not result["ok"]:
+            raise SystemExit(f"decode_speed: training failed ({result['error']}); see "
+                             f"{args.work_dir / (exp.name + '.log')}")  # fmt: skip
     lm = train_text_lm(str(data / "train_labeled" / "text"), str(data / "dev" / "text"),
                        str(data / "tokens.txt"), str(args.work_dir / f"lm_{args.lm_epochs}"),
                        str(common.REPO / "egs2" / "fsdd" / "bljust1" / "conf" / "train_lm.yaml"),

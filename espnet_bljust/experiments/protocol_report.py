@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from espnet_bljust.experiments import plots
 from espnet_bljust.experiments.budget import passes_from_counters, plan_for_budget
 from espnet_bljust.experiments.protocol import Protocol, Trial, stamp
 from espnet_bljust.experiments.report import mean_std
@@ -21,8 +22,8 @@ def test_of(run: dict, protocol: Protocol) -> Optional[dict]:
 
 
 def add_compute(protocol: Protocol, choices: dict, runs: List[dict]) -> None:
-    """Each run's passes (from its counters) and dev CER (%) after each epoch
-    against the passes made by then (from its tick plan)."""
+    """Each run's passes (from its counters) and ``dev_curve``: dev CER (a
+    fraction) after each epoch against the passes made by then (its tick plan)."""
     budget, source = protocol.raw["budget"], protocol.raw["upper_unsup_source"]
     for r in runs:
         c = choices["chosen"][r["strategy"]]
@@ -31,10 +32,10 @@ def add_compute(protocol: Protocol, choices: dict, runs: List[dict]) -> None:
                                trial.exploration_frac, trial.finetune_frac,
                                trial.lower_steps_per_upper, source)  # fmt: skip
         r["passes"] = passes_from_counters(r, r["strategy"], source)
-        x = plan.passes_per_epoch()
-        r["dev_curve"] = [(x[int(e) - 1], 100.0 * v["valid"]["cer_ctc"])
-                          for e, v in sorted(r["epochs"].items(), key=lambda kv: int(kv[0]))
-                          if "cer_ctc" in v.get("valid", {}) and int(e) <= len(x)]  # fmt: skip
+        at_epoch = {e: x for e, x in enumerate(plan.passes_per_epoch(), start=1)}
+        r["dev_curve"] = plots.dev_curve_from_epochs(
+            {int(e): v for e, v in r["epochs"].items()}, at_epoch
+        )
 
 
 def table(protocol: Protocol, runs: List[dict]) -> str:
@@ -52,7 +53,7 @@ def table(protocol: Protocol, runs: List[dict]) -> str:
                 return f"withheld ({withheld} runs of another protocol)"
             return mean_std([t.get(key) for t in done]) if done else "–"
 
-        dev = [min(c for _, c in r["dev_curve"]) for r in group if r["dev_curve"]]
+        dev = [100 * min(c for _, c in r["dev_curve"]) for r in group if r["dev_curve"]]
         rows.append(f"| {strategy} | {len(group)} | {col('test_wer')} | {col('test_wer_lm')} | "
                     f"{mean_std(dev)} | {mean_std([r['passes'] for r in group])} | "
                     f"{mean_std([r['ticks'] for r in group])} | "
@@ -93,6 +94,19 @@ def ratio_lines(protocol: Protocol, runs: List[dict], key: str = "hyp") -> List[
             f"bound {r['upper_simultaneous']:.3f}" for r in rows]  # fmt: skip
 
 
+def shorter_training_line(runs: List[dict]) -> str:
+    """The compute BL-JUST needs to reach PT+FT's best mean dev CER, over PT+FT's."""
+    present = {r["strategy"] for r in runs}
+    if not {"bljust", "pt_ft"} <= present:
+        return "- shorter training: needs bljust and pt_ft runs"
+    found = plots.shorter_training(runs, "pt_ft", "bljust")
+    mine, ref = found["compute"].get("bljust"), found["compute"]["pt_ft"]
+    ratio = f"{found['ratio']:.2f}" if found["ratio"] is not None else "– (never reached)"
+    return (f"- shorter training: PT+FT's best mean dev CER {100 * found['target']:.1f}% is "
+            f"reached by BL-JUST after {mine if mine is not None else '–'} passes, by PT+FT "
+            f"after {ref:g}: ratio {ratio}")
+
+
 def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,
           command: str) -> Dict[str, Path]:  # fmt: skip
     """RESULTS.md, results.json and (where the plot exists) dev_cer_vs_compute.png in ``out``."""
@@ -118,12 +132,11 @@ def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,
             lines += ratio_lines(protocol, runs, key)
         except (ImportError, ValueError) as e:
             lines.append(f"- ratios ({key}): not computed ({type(e).__name__}: {e})")
-    paths = dict(results=out / "RESULTS.md", json=out / "results.json")
-    from espnet_bljust.experiments import plots
-
-    if hasattr(plots, "dev_cer_vs_compute"):
-        paths["dev_cer_vs_compute"] = plots.dev_cer_vs_compute(runs, out / "dev_cer_vs_compute.png")
-        lines.append(f"\n![dev CER against compute]({paths['dev_cer_vs_compute'].name})")
+    paths = dict(results=out / "RESULTS.md", json=out / "results.json",
+                 dev_cer_vs_compute=out / "dev_cer_vs_compute.png")  # fmt: skip
+    plots.dev_cer_vs_compute(runs, paths["dev_cer_vs_compute"])
+    lines.append(shorter_training_line(runs))
+    lines.append(f"\n![dev CER against compute]({paths['dev_cer_vs_compute'].name})")
     paths["results"].write_text("\n".join(lines) + "\n")
     for r in runs:
         if r.get("test") and not test_of(r, protocol):

@@ -88,6 +88,11 @@ def test_protocol_end_to_end(split, tmp_path, capsys):
     assert max(passes) / min(passes) <= 1.05, passes
     results = paths["results"].read_text()
     assert choices["protocol_sha256"] in results and "| bljust | 2 |" in results
+    # BL-JUST over JUST with a bootstrap interval, CTC and CTC + LM
+    assert results.count("- BL-JUST / just (") == 2 and "95% interval [" in results
+    png = paths["dev_cer_vs_compute"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert all(len(r["dev_curve"]) == 2 and r["dev_curve"][-1][0] == r["passes"] for r in runs)
 
     # called again: every run and decode reused
     capsys.readouterr()
@@ -128,3 +133,31 @@ def test_same_seed_same_initial_weights_and_data_order(split, tmp_path):
         assert other.keys() == weights.keys()
         assert all(torch.equal(weights[k], other[k]) for k in weights), strategy
         assert other_order == order, strategy
+
+
+def test_f_reads_the_unmasked_pass_under_the_protocol(split, tmp_path):
+    """A bljust run the protocol builds: in its upper step f is the supervised
+    loss of the clean labeled pass (equal to level="supervised"), not of the
+    masked pass that labeled_shared would give it; g reads the unlabeled batch."""
+    from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+    from espnet2.train.distributed_utils import DistributedOption
+
+    from espnet_bljust.tasks.bljust import BLJUSTTask
+
+    protocol = load_protocol(write_protocol(tmp_path / "p.yaml", split))
+    data = protocol_run.prepare_data(protocol, tmp_path / "out")
+    argv = protocol_run.run_argv(protocol, data, tmp_path / "bl", protocol.trials("bljust")[0], 1)
+    args = BLJUSTTask.get_parser().parse_args(argv)
+    assert args.upper_unsup_source == "unlabeled"
+    set_all_random_seed(1)
+    model = BLJUSTTask.build_model(args).eval()  # no dropout, no SpecAugment: same passes
+    factory = BLJUSTTask.build_iter_factory(args, DistributedOption(), "train")
+    labeled, unlabeled = next(factory.labeled)[1], next(factory.unlabeled)[1]
+    with torch.no_grad():
+        clean, _, _ = model(**labeled, level="supervised")
+        (f, g), _, _ = model(**labeled, level="joint", unsup_source=args.upper_unsup_source,
+                             unlabeled_speech=unlabeled["speech"],
+                             unlabeled_speech_lengths=unlabeled["speech_lengths"])  # fmt: skip
+        (f_masked, _), _, _ = model(**labeled, level="joint", unsup_source="labeled_shared")
+    assert torch.equal(f, clean) and torch.isfinite(g)
+    assert not torch.equal(f_masked, clean)  # the masked pass does differ
