@@ -258,7 +258,8 @@ def dev_cer_vs_compute(
             continue
         xs, mean, low, high = curve
         seeds = len({r["seed"] for r in runs if r["strategy"] == strategy and r.get("dev_curve")})
-        (line,) = ax.plot(xs, 100 * mean, marker="o", ms=3, label=f"{label} ({seeds} seed{'s' * (seeds != 1)})")
+        label = f"{label} ({seeds} seed{'s' * (seeds != 1)})"
+        (line,) = ax.plot(xs, 100 * mean, marker="o", ms=3, label=label)
         ax.fill_between(xs, 100 * low, 100 * high, color=line.get_color(), alpha=0.2, lw=0)
         if target is not None and reached.get(strategy) is not None:
             ax.plot([reached[strategy]], [100 * target], marker="v", ms=9,

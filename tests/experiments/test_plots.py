@@ -95,7 +95,8 @@ def test_mean_dev_curve_over_seeds_on_different_grids():
     # seed 1 at 50 and 150 interpolated (0.8, 0.6), seed 2 at 100 and 200 (0.5, 0.3)
     assert xs.tolist() == [50, 100, 150, 200]
     assert mean == pytest.approx([0.7, 0.6, 0.5, 0.4])
-    assert low == pytest.approx([0.6, 0.5, 0.4, 0.3]) and high == pytest.approx([0.8, 0.7, 0.6, 0.5])
+    assert low == pytest.approx([0.6, 0.5, 0.4, 0.3])
+    assert high == pytest.approx([0.8, 0.7, 0.6, 0.5])
     assert plots.mean_dev_curve(runs, "pt_ft") is None
 
 
