@@ -215,3 +215,26 @@ def test_reading_trn_kaldi_text_and_sclite_output(tmp_path):
     (tmp_path / "sum.txt").write_text("| Sum/Avg | 3 3 | 66.7 33.3 0.0 0.0 33.3 33.3 |\n")
     with pytest.raises(ValueError, match="sum.txt: no per-utterance 'Scores:' lines"):
         stats.read_sclite_scores(tmp_path / "sum.txt")
+
+
+def test_ratio_table_from_text_files(tmp_path):
+    """Kaldi text files of 3 strategies x 2 seeds on 40 utterances -> one row per pair."""
+    ref = {f"theo-{d}-{t:02d}": word for d, word in enumerate(["ZERO", "ONE"]) for t in range(20)}
+    (tmp_path / "text").write_text("".join(f"{u} {w}\n" for u, w in ref.items()))
+    wrong = {"supervised": 12, "pt_ft": 10, "bljust": 3}  # wrong utterances per seed
+    runs = {}
+    for strategy, n_wrong in wrong.items():
+        for seed in (1, 2):
+            hyp = tmp_path / f"{strategy}_{seed}"
+            lines = [f"{u} {'NINE' if i < n_wrong + seed - 1 else w}" for i, (u, w) in
+                     enumerate(ref.items())]  # fmt: skip
+            hyp.write_text("\n".join(lines) + "\n")
+            runs[(strategy, seed)] = stats.errors_from_files(tmp_path / "text", hyp)
+    rows = stats.ratio_table(runs, [("bljust", "pt_ft"), ("bljust", "supervised")], resamples=2000)
+    assert [(r["a"], r["b"]) for r in rows] == [("bljust", "pt_ft"), ("bljust", "supervised")]
+    assert rows[0]["ratio"] == pytest.approx(7 / 21) and rows[1]["ratio"] == pytest.approx(7 / 25)
+    assert rows[0]["wer_a"] == pytest.approx(100 * 7 / 80) and rows[0]["level"] == 0.95
+    for row in rows:
+        assert row["low"] < row["ratio"] < row["high"]
+        assert row["p_holm"] >= row["p_value"] and row["rejected"] == (row["p_holm"] <= 0.05)
+    assert rows[0]["rejected"] and rows[1]["rejected"]  # 7 errors against 21 and 25
