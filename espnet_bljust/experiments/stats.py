@@ -59,6 +59,8 @@ import jiwer
 import numpy as np
 import scipy.stats
 
+from espnet_bljust.data.list_checks import duplicate_ids, read_list
+
 # uid -> (errors, reference length)
 UttErrors = Dict[str, Tuple[int, int]]
 
@@ -112,17 +114,13 @@ def read_trn(path: Path) -> Dict[str, str]:
 
 
 def read_kaldi_text(path: Path) -> Dict[str, str]:
-    """Kaldi ``text`` ('uid transcript' per line; the transcript may be empty)."""
-    texts = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            uid, _, text = line.strip().partition(" ")
-            if uid in texts:
-                raise ValueError(f"{path}:{lineno}: utterance {uid} listed twice")
-            texts[uid] = text.strip()
-    return texts
+    """Kaldi ``text`` ('uid transcript' per line; the transcript may be empty);
+    an id listed twice is an error naming the file and line."""
+    entries = read_list(path)
+    problems = duplicate_ids(entries, str(path))
+    if problems:
+        raise ValueError(str(problems[0]))
+    return {uid: text.strip() for _, uid, text in entries}
 
 
 def read_sclite_scores(path: Path) -> UttErrors:

@@ -199,6 +199,9 @@ def test_reading_trn_kaldi_text_and_sclite_output(tmp_path):
     (tmp_path / "bad.trn").write_text("ZERO (a)\nONE\n")
     with pytest.raises(ValueError, match=r"bad.trn:2: not a trn line"):
         stats.read_trn(tmp_path / "bad.trn")
+    (tmp_path / "twice").write_text("george-0-00 ZERO\ngeorge-0-00 ONE\n")
+    with pytest.raises(ValueError, match="twice:2: utterance 'george-0-00': duplicate id"):
+        stats.errors_from_files(tmp_path / "text", tmp_path / "twice")
     (tmp_path / "extra").write_text("george-0-00 ZERO\nnobody-1-00 ONE\n")
     with pytest.raises(ValueError, match="utterance nobody-1-00 is not in"):
         stats.errors_from_files(tmp_path / "text", tmp_path / "extra")
