@@ -40,7 +40,9 @@ Usage:
 
 import argparse
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from typeguard import typechecked
 
 from espnet_bljust.data.kaldi_lists import write_data_dir
 
@@ -158,6 +160,7 @@ UNSEEN_TEST_SPEAKERS = ("nicolas", "theo")
 UNSEEN_DEV_SPEAKERS = ("george",)
 
 
+@typechecked
 def unseen_speaker_plan(
     test_speakers: Sequence[str] = UNSEEN_TEST_SPEAKERS,
     dev_speakers: Sequence[str] = UNSEEN_DEV_SPEAKERS,
@@ -193,9 +196,10 @@ def unseen_speaker_plan(
     }
 
 
+@typechecked
 def make_unseen_speaker_split(
-    fsdd_dir: Path,
-    out_dir: Path,
+    fsdd_dir: Union[str, Path],
+    out_dir: Union[str, Path],
     test_speakers: Sequence[str] = UNSEEN_TEST_SPEAKERS,
     dev_speakers: Sequence[str] = UNSEEN_DEV_SPEAKERS,
     labeled_takes: int = 4,

@@ -10,9 +10,10 @@ the compute functions (``dev_cer_vs_compute``, ``compute_to_reach``,
 
 import statistics
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from typeguard import typechecked
 
 STRATEGY_LABELS = {
     "supervised": "supervised",
@@ -186,6 +187,7 @@ def mean_dev_curve(runs: Sequence[dict], strategy: str):
     return xs, ys.mean(axis=0), ys.min(axis=0), ys.max(axis=0)
 
 
+@typechecked
 def compute_to_reach(
     runs: Sequence[dict], target: float, interpolate: bool = False
 ) -> Dict[str, Optional[float]]:
@@ -214,6 +216,7 @@ def compute_to_reach(
     return out
 
 
+@typechecked
 def shorter_training(
     runs: Sequence[dict], reference: str = "pt_ft", strategy: str = "bljust",
     interpolate: bool = False,
@@ -233,9 +236,10 @@ def shorter_training(
                 compute=compute, ratio=ratio)  # fmt: skip
 
 
+@typechecked
 def dev_cer_vs_compute(
     runs: Sequence[dict],
-    out_png: Path,
+    out_png: Union[str, Path],
     compute_label: str = "encoder forward+backward passes",
     reference: str = "pt_ft",
     title: str = "",

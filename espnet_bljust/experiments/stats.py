@@ -58,6 +58,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import jiwer
 import numpy as np
 import scipy.stats
+from typeguard import typechecked
 
 from espnet_bljust.data.list_checks import duplicate_ids, read_list
 
@@ -186,6 +187,7 @@ class ErrorTable:
         return 100.0 * e.sum(axis=1) / self.ref_lengths.sum()
 
 
+@typechecked
 def error_table(runs: Mapping[Tuple[str, int], UttErrors]) -> ErrorTable:
     """(strategy, seed) -> per-utterance errors  ->  an ErrorTable.
 
@@ -389,6 +391,7 @@ def ratio_interval(
                      resample_seeds)  # fmt: skip
 
 
+@typechecked
 def ratio_intervals(
     table: ErrorTable,
     pairs: Sequence[Tuple[str, str]],
@@ -430,6 +433,7 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
+@typechecked
 def holm_family(intervals: Sequence[RatioInterval], alpha: float = 0.05) -> List[dict]:
     """Holm's decisions and compatible simultaneous upper bounds (module
     docstring) for a family of one-sided comparisons "ratio < 1".
@@ -454,6 +458,7 @@ def holm_family(intervals: Sequence[RatioInterval], alpha: float = 0.05) -> List
     return rows
 
 
+@typechecked
 def ratio_table(
     runs: Mapping[Tuple[str, int], UttErrors],
     pairs: Sequence[Tuple[str, str]],
