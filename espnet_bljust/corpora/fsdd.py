@@ -287,9 +287,12 @@ def main(cmd=None):
         if getattr(args, name) is not None
     }
     dirs = make(args.fsdd, args.out, audio=args.audio, **kwargs)
+    print(f"FSDD {args.split}-speaker split")
     for name, path in dirs.items():
-        n = sum(1 for _ in open(path / "wav.scp", encoding="utf-8"))
-        print(f"{name}: {n} utterances in {path}")
+        with open(path / "spk2utt", encoding="utf-8") as f:
+            speakers = {line.split()[0]: len(line.split()) - 1 for line in f}
+        n = sum(speakers.values())
+        print(f"{name}: {n} utterances in {path} (speakers: {' '.join(speakers)})")
 
 
 if __name__ == "__main__":
