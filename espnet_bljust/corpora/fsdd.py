@@ -40,7 +40,9 @@ Usage:
 
 import argparse
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from typeguard import typechecked
 
 from espnet_bljust.data.kaldi_lists import write_data_dir
 
@@ -158,6 +160,7 @@ UNSEEN_TEST_SPEAKERS = ("nicolas", "theo")
 UNSEEN_DEV_SPEAKERS = ("george",)
 
 
+@typechecked
 def unseen_speaker_plan(
     test_speakers: Sequence[str] = UNSEEN_TEST_SPEAKERS,
     dev_speakers: Sequence[str] = UNSEEN_DEV_SPEAKERS,
@@ -193,9 +196,10 @@ def unseen_speaker_plan(
     }
 
 
+@typechecked
 def make_unseen_speaker_split(
-    fsdd_dir: Path,
-    out_dir: Path,
+    fsdd_dir: Union[str, Path],
+    out_dir: Union[str, Path],
     test_speakers: Sequence[str] = UNSEEN_TEST_SPEAKERS,
     dev_speakers: Sequence[str] = UNSEEN_DEV_SPEAKERS,
     labeled_takes: int = 4,
@@ -283,9 +287,12 @@ def main(cmd=None):
         if getattr(args, name) is not None
     }
     dirs = make(args.fsdd, args.out, audio=args.audio, **kwargs)
+    print(f"FSDD {args.split}-speaker split")
     for name, path in dirs.items():
-        n = sum(1 for _ in open(path / "wav.scp", encoding="utf-8"))
-        print(f"{name}: {n} utterances in {path}")
+        with open(path / "spk2utt", encoding="utf-8") as f:
+            speakers = {line.split()[0]: len(line.split()) - 1 for line in f}
+        n = sum(speakers.values())
+        print(f"{name}: {n} utterances in {path} (speakers: {' '.join(speakers)})")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ the compute functions (``dev_cer_vs_compute``, ``compute_to_reach``,
 
 import statistics
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from typeguard import typechecked
 
 STRATEGY_LABELS = {
     "supervised": "supervised",
@@ -186,6 +187,19 @@ def mean_dev_curve(runs: Sequence[dict], strategy: str):
     return xs, ys.mean(axis=0), ys.min(axis=0), ys.max(axis=0)
 
 
+def _first_reach(xs, ys, target: float, interpolate: bool) -> Optional[float]:
+    """Compute at which the curve (xs, ys) first reaches ys <= target, or None."""
+    below = np.flatnonzero(np.asarray(ys) <= target + 1e-12)
+    if not below.size:
+        return None
+    i = int(below[0])
+    if interpolate and i > 0:
+        share = (ys[i - 1] - target) / (ys[i - 1] - ys[i])
+        return float(xs[i - 1] + share * (xs[i] - xs[i - 1]))
+    return float(xs[i])
+
+
+@typechecked
 def compute_to_reach(
     runs: Sequence[dict], target: float, interpolate: bool = False
 ) -> Dict[str, Optional[float]]:
@@ -198,22 +212,26 @@ def compute_to_reach(
     out: Dict[str, Optional[float]] = {}
     for strategy in STRATEGY_LABELS:
         curve = mean_dev_curve(runs, strategy)
-        if curve is None:
-            continue
-        xs, mean = curve[0], curve[1]
-        below = np.flatnonzero(mean <= target + 1e-12)
-        if not below.size:
-            out[strategy] = None
-            continue
-        i = int(below[0])
-        if interpolate and i > 0:
-            share = (mean[i - 1] - target) / (mean[i - 1] - mean[i])
-            out[strategy] = float(xs[i - 1] + share * (xs[i] - xs[i - 1]))
-        else:
-            out[strategy] = float(xs[i])
+        if curve is not None:
+            out[strategy] = _first_reach(curve[0], curve[1], target, interpolate)
     return out
 
 
+def compute_to_reach_per_seed(
+    runs: Sequence[dict], target: float, interpolate: bool = False
+) -> Dict[str, Dict[int, Optional[float]]]:
+    """compute_to_reach on each seed's own curve: {strategy: {seed: compute}}."""
+    out: Dict[str, Dict[int, Optional[float]]] = {}
+    for r in runs:
+        if r.get("ok", True) and r.get("dev_curve"):
+            xs, ys = zip(*sorted(r["dev_curve"]))
+            out.setdefault(r["strategy"], {})[r["seed"]] = _first_reach(
+                xs, ys, target, interpolate
+            )
+    return out
+
+
+@typechecked
 def shorter_training(
     runs: Sequence[dict], reference: str = "pt_ft", strategy: str = "bljust",
     interpolate: bool = False,
@@ -221,7 +239,8 @@ def shorter_training(
     """The paper's "shorter training" figure: target = the reference's best
     mean dev CER; compute = compute_to_reach for every strategy; ratio =
     compute[strategy] / compute[reference] (None where either never reaches
-    it). The reference reaches its own best, by definition."""
+    it); per_seed = compute_to_reach_per_seed at the same target. The
+    reference's mean curve reaches its own best, by definition."""
     curve = mean_dev_curve(runs, reference)
     if curve is None:
         raise ValueError(f"no dev curve of the reference strategy {reference!r}")
@@ -229,13 +248,15 @@ def shorter_training(
     compute = compute_to_reach(runs, target, interpolate)
     mine, ref = compute.get(strategy), compute[reference]
     ratio = mine / ref if mine is not None and ref else None
+    per_seed = compute_to_reach_per_seed(runs, target, interpolate)
     return dict(target=target, reference=reference, strategy=strategy,
-                compute=compute, ratio=ratio)  # fmt: skip
+                compute=compute, ratio=ratio, per_seed=per_seed)  # fmt: skip
 
 
+@typechecked
 def dev_cer_vs_compute(
     runs: Sequence[dict],
-    out_png: Path,
+    out_png: Union[str, Path],
     compute_label: str = "encoder forward+backward passes",
     reference: str = "pt_ft",
     title: str = "",
@@ -258,7 +279,8 @@ def dev_cer_vs_compute(
             continue
         xs, mean, low, high = curve
         seeds = len({r["seed"] for r in runs if r["strategy"] == strategy and r.get("dev_curve")})
-        (line,) = ax.plot(xs, 100 * mean, marker="o", ms=3, label=f"{label} ({seeds} seed{'s' * (seeds != 1)})")
+        label = f"{label} ({seeds} seed{'s' * (seeds != 1)})"
+        (line,) = ax.plot(xs, 100 * mean, marker="o", ms=3, label=label)
         ax.fill_between(xs, 100 * low, 100 * high, color=line.get_color(), alpha=0.2, lw=0)
         if target is not None and reached.get(strategy) is not None:
             ax.plot([reached[strategy]], [100 * target], marker="v", ms=9,

@@ -5,35 +5,37 @@ and reference lengths per (strategy, seed), all on the same test utterances.
 A strategy's WER pools its seeds: total errors / total reference words, i.e.
 the mean of its seeds' WERs (every seed decodes the same utterances).
 
-``ratio_interval`` gives WER(A) / WER(B) with a percentile interval from a
-paired two-way bootstrap: each resample draws N utterances with replacement and,
-independently, S seeds with replacement, and both strategies are scored on that
-same draw (the same seed index is the same initial weights and data order for
-both). Resampling both factors of a crossed utterance x seed design is Owen's
-pigeonhole bootstrap (Owen 2007, Ann. Appl. Stat. 1(1)), ``method="pigeonhole"``;
-it counts the seed x utterance interaction (here: which utterances one seed
-gets wrong and another right) three times, so its intervals are too wide (99-100%
-coverage in the simulations of the tests). The default ``method="matched"``
-keeps its draws' order but rescales them on the log scale to the moment
-estimate of the crossed design: with V_both, V_utts (seeds fixed), V_seeds
-(utterances fixed) the variances of the three bootstraps' log ratios, the
-interaction part is X = V_both - V_utts - V_seeds, the seed part
-(V_seeds - X) S/(S - 1) and the utterance part V_utts; the draws' normal scores
-are mapped to a t distribution with Satterthwaite's degrees of freedom, since S
-is small. Measured coverage of a 95% interval (the tests' model, 5 seeds, 300
-utterances): 0.94-0.97 when seeds move the ratio by up to ~15%, 0.88-0.91
-when they move it by ~40% (5 seeds cannot pin that down). ``method="utts"``
-keeps every seed (the classic paired bootstrap over utterances) and ignores
-the variation between seeds. Hand-written in numpy (counts from ``bincount``,
-totals by one matrix product per chunk) because no maintained library
-bootstraps two crossed factors at once: 10,000 resamples over 1,000
+``ratio_interval`` gives WER(A) / WER(B) with an interval from a paired
+bootstrap of both random factors of the crossed utterance x seed design, each
+resample scoring both strategies on the same draw (row s of both is the same
+seed: the same initial weights and data order):
+
+- resampling the N utterances with replacement, every seed kept, gives the
+  variance V_utts of the log ratio that comes from the choice of test
+  utterances (and the utterance x seed interaction);
+- resampling the S seeds with replacement, every utterance kept, gives V_seeds,
+  scaled by S / (S - 1) to undo the bootstrap's bias for few seeds.
+
+The log ratio is then centre +- se * t(df) with se**2 = V_utts + V_seeds and
+Satterthwaite's df (S - 1 for the seed part, N - 1 for the utterance part),
+because 5 seeds leave the seed part uncertain. This counts the interaction
+twice, so it errs on the wide side; resampling both factors at once in one
+draw (Owen's pigeonhole bootstrap, Ann. Appl. Stat. 2007) counts it three
+times. Coverage of the 95% interval measured on the tests' model
+(``tests/experiments/test_stats.py::_errors``, ratio 0.8, 5 seeds x 300
+utterances, 500 resamples, 400 simulated experiments each): 0.995, 0.985 and
+0.935 when seeds move the ratio by 0, ~14% and ~40% (per-system seed sd 0,
+0.1, 0.3); without the seed part (``resample_seeds=False``, the classic
+paired bootstrap over utterances) 0.945, 0.88 and 0.56.
+Hand-written in numpy (counts from ``bincount``, totals by a matrix
+product per chunk) because no maintained library bootstraps two crossed
+factors of a paired ratio: 10,000 resamples of each kind over 1,000
 utterances x 5 seeds take well under a second.
 
-The one-sided p-value for H0: ratio >= 1 is (1 + #{resampled ratios >= 1}) /
-(B + 1), and the one-sided upper bound at level 1 - a is the order statistic
-number ceil((1 - a)(B + 1)) of the B resampled ratios; with these two
-definitions "upper bound < 1" holds exactly when "p <= a", so the intervals
-and the tests never disagree.
+The one-sided p-value for H0: ratio >= 1 is P(t(df) <= centre / se), and the
+one-sided upper bound at level 1 - a is exp(centre + se * t_{1-a}(df)); so
+"upper bound < 1" holds exactly when "p < a", and intervals and tests never
+disagree.
 
 ``holm`` adjusts a family of p-values (Holm 1979); ``holm_family`` adds
 simultaneous upper bounds compatible with Holm's decisions (Strassburger &
@@ -49,13 +51,16 @@ where Holm rejects comparison i.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import jiwer
 import numpy as np
 import scipy.stats
+from typeguard import typechecked
+
+from espnet_bljust.data.list_checks import duplicate_ids, read_list
 
 # uid -> (errors, reference length)
 UttErrors = Dict[str, Tuple[int, int]]
@@ -110,17 +115,13 @@ def read_trn(path: Path) -> Dict[str, str]:
 
 
 def read_kaldi_text(path: Path) -> Dict[str, str]:
-    """Kaldi ``text`` ('uid transcript' per line; the transcript may be empty)."""
-    texts = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            uid, _, text = line.strip().partition(" ")
-            if uid in texts:
-                raise ValueError(f"{path}:{lineno}: utterance {uid} listed twice")
-            texts[uid] = text.strip()
-    return texts
+    """Kaldi ``text`` ('uid transcript' per line; the transcript may be empty);
+    an id listed twice is an error naming the file and line."""
+    entries = read_list(path)
+    problems = duplicate_ids(entries, str(path))
+    if problems:
+        raise ValueError(str(problems[0]))
+    return {uid: text.strip() for _, uid, text in entries}
 
 
 def read_sclite_scores(path: Path) -> UttErrors:
@@ -186,6 +187,7 @@ class ErrorTable:
         return 100.0 * e.sum(axis=1) / self.ref_lengths.sum()
 
 
+@typechecked
 def error_table(runs: Mapping[Tuple[str, int], UttErrors]) -> ErrorTable:
     """(strategy, seed) -> per-utterance errors  ->  an ErrorTable.
 
@@ -238,31 +240,27 @@ def bootstrap_totals(
 
     Args:
         errors: (K, S, N) errors, systems x seeds x utterances.
-        resamples: B, the number of resamples.
+        resamples: B, the number of resamples of each kind.
         seed: the random generator's seed (the same seed, the same resamples).
         chunk: resamples drawn at a time (memory: chunk x N counts).
 
     Returns:
-        three (B, K) arrays, for resample b the sum over its seeds and
-        utterances, counted with multiplicity, of each system's errors; all
-        systems share resample b. "both": utterances and seeds resampled;
-        "utts": utterances resampled, every seed once; "seeds": seeds
-        resampled, every utterance once.
+        two (B, K) arrays, for resample b the sum, counted with multiplicity,
+        of each system's errors; all systems share resample b. "utts": N
+        utterances drawn with replacement, every seed once; "seeds": S seeds
+        drawn with replacement, every utterance once.
     """
     errors = np.asarray(errors, dtype=np.float64)
     num_sys, num_seeds, num_utts = errors.shape
     rng = np.random.default_rng(seed)
-    flat = errors.transpose(2, 0, 1).reshape(num_utts, num_sys * num_seeds)  # (N, K*S)
-    seed_sums = errors.sum(axis=2)  # (K, S)
-    out = {name: np.empty((resamples, num_sys)) for name in ("both", "utts", "seeds")}
+    utt_sums = errors.sum(axis=1).T  # (N, K)
+    seed_sums = errors.sum(axis=2).T  # (S, K)
+    out = {"utts": np.empty((resamples, num_sys)), "seeds": np.empty((resamples, num_sys))}
     for start in range(0, resamples, chunk):
         rows = slice(start, min(start + chunk, resamples))
         b = rows.stop - rows.start
-        per_seed = (_counts(rng, b, num_utts) @ flat).reshape(b, num_sys, num_seeds)  # (b, K, S)
-        seed_counts = _counts(rng, b, num_seeds)  # (b, S)
-        out["both"][rows] = np.einsum("bks,bs->bk", per_seed, seed_counts)
-        out["utts"][rows] = per_seed.sum(axis=2)
-        out["seeds"][rows] = seed_counts @ seed_sums.T
+        out["utts"][rows] = _counts(rng, b, num_utts) @ utt_sums
+        out["seeds"][rows] = _counts(rng, b, num_seeds) @ seed_sums
     return out
 
 
@@ -274,20 +272,23 @@ def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
     return np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den, with 0/0 = 1 (both systems perfect) and x/0 = inf."""
-    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num > 0, np.inf, 1.0))
+def _log_ratio(num, den):
+    """log((num + 1/2) / (den + 1/2)): finite when a total is 0; with the
+    hundreds of errors of a test set the 1/2 moves nothing."""
+    return np.log(np.asarray(num, dtype=np.float64) + 0.5) - np.log(
+        np.asarray(den, dtype=np.float64) + 0.5
+    )
 
 
 @dataclass
 class RatioInterval:
-    """WER(a) / WER(b) with its bootstrap distribution.
+    """WER(a) / WER(b): log ratio ~ centre + se * t(df) (module docstring).
 
     ratio: the point estimate (pooled over seeds); low, high: the two-sided
-    ``level`` percentile interval; p_value: one-sided, H0 ratio >= 1;
-    wer_a, wer_b: pooled WERs (%); draws: (B,) sorted resampled ratios.
+    ``level`` interval; p_value: one-sided, H0 ratio >= 1; wer_a, wer_b:
+    pooled WERs (%); centre: log ratio (continuity-corrected); se: its standard
+    error; df: Satterthwaite's degrees of freedom; seed_share: the share of
+    se**2 that comes from the seeds.
     """
 
     a: str
@@ -299,62 +300,60 @@ class RatioInterval:
     wer_a: float
     wer_b: float
     level: float
-    draws: np.ndarray = field(repr=False)
+    centre: float
+    se: float
+    df: float
+    seed_share: float
 
     def upper(self, alpha: float) -> float:
-        """One-sided upper bound at level 1 - alpha (inf when alpha < 1/(B+1));
-        < 1 exactly when p_value <= alpha."""
-        k = math.ceil((1.0 - alpha) * (len(self.draws) + 1) - 1e-9)
-        return float(self.draws[k - 1]) if k <= len(self.draws) else math.inf
+        """One-sided upper bound at level 1 - alpha; < 1 exactly when
+        p_value < alpha."""
+        return self._bound(1.0 - alpha)
 
     def lower(self, alpha: float) -> float:
-        """One-sided lower bound at level 1 - alpha (0 when alpha < 1/(B+1))."""
-        k = math.floor(alpha * (len(self.draws) + 1) + 1e-9)
-        return float(self.draws[k - 1]) if k >= 1 else 0.0
+        """One-sided lower bound at level 1 - alpha."""
+        return self._bound(alpha)
+
+    def _bound(self, quantile: float) -> float:
+        if self.se == 0.0:
+            return math.exp(self.centre)
+        return math.exp(self.centre + self.se * scipy.stats.t.ppf(quantile, self.df))
 
     def as_dict(self) -> dict:
-        """The numbers (no draws), for a results file."""
-        keys = ("a", "b", "ratio", "low", "high", "p_value", "wer_a", "wer_b", "level")
-        return {k: getattr(self, k) for k in keys} | {"resamples": len(self.draws)}
+        """The numbers, for a results file."""
+        return dict(vars(self))
 
 
-METHODS = ("matched", "pigeonhole", "utts")
-
-
-def _draws(totals: Dict[str, np.ndarray], i: int, j: int, observed: float, method: str,
-           shape: Tuple[int, int]) -> np.ndarray:  # fmt: skip
-    """Resampled ratios of system i to system j (see the module docstring);
-    shape: (S seeds, N utterances)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    ratios = {name: _ratio(t[:, i], t[:, j]) for name, t in totals.items()}
-    if method != "matched":
-        return ratios["both" if method == "pigeonhole" else "utts"]
-    logs = {name: np.log(r) for name, r in ratios.items() if np.all((r > 0) & np.isfinite(r))}
-    var = {name: float(np.var(x)) for name, x in logs.items()}
+def _interval(a, b, totals, i, j, observed, words, level, shape, resample_seeds):
+    """RatioInterval of system i to system j from bootstrap_totals' output."""
     num_seeds, num_utts = shape
-    if len(logs) < 3 or not 0.0 < observed < math.inf or var["both"] == 0 or num_seeds < 2:
-        # a resample without errors (no log scale), no spread, or one seed
-        return ratios["both"] if num_seeds > 1 else ratios["utts"]
-    cross = max(0.0, var["both"] - var["utts"] - var["seeds"])
-    seed_part = max(0.0, var["seeds"] - cross) * num_seeds / (num_seeds - 1)
-    utt_part = max(var["utts"] - cross, 0.0) + cross
-    target = seed_part + utt_part
-    df = target**2 / (seed_part**2 / (num_seeds - 1) + utt_part**2 / (num_utts - 1))
-    centre = math.log(observed)
-    z = (logs["both"] - centre) / math.sqrt(var["both"])
-    return np.exp(centre + math.sqrt(target) * scipy.stats.t.ppf(scipy.stats.norm.cdf(z), df))
-
-
-def _interval(a, b, totals, i, j, observed, words, level, method, shape) -> RatioInterval:
-    ratio = float(_ratio(observed[i], observed[j]))
-    draws = np.sort(_draws(totals, i, j, ratio, method, shape))
-    p = (1.0 + np.count_nonzero(draws >= 1.0)) / (len(draws) + 1.0)
-    out = RatioInterval(a, b, ratio, 0.0, 0.0, float(p), float(100.0 * observed[i] / words),
-                        float(100.0 * observed[j] / words), level, draws)  # fmt: skip
-    alpha = (1.0 - level) / 2.0
-    out.low, out.high = out.lower(alpha), out.upper(alpha)
+    utt_var = float(np.var(_log_ratio(totals["utts"][:, i], totals["utts"][:, j])))
+    seed_var = 0.0
+    if resample_seeds and num_seeds > 1:
+        seed_var = float(np.var(_log_ratio(totals["seeds"][:, i], totals["seeds"][:, j])))
+        seed_var *= num_seeds / (num_seeds - 1)
+    var = utt_var + seed_var
+    df_terms = (seed_var**2 / (num_seeds - 1) if seed_var else 0.0) + utt_var**2 / (num_utts - 1)
+    df = var**2 / df_terms if df_terms > 0 else math.inf
+    centre, se = float(_log_ratio(observed[i], observed[j])), math.sqrt(var)
+    if se > 0:
+        p_value = float(scipy.stats.t.cdf(centre / se, df))
+    else:
+        p_value = 1.0 if centre >= 0 else 0.0
+    out = RatioInterval(
+        a, b, float(_ratio(observed[i], observed[j])), 0.0, 0.0, p_value,
+        float(100.0 * observed[i] / words), float(100.0 * observed[j] / words), level,
+        centre, se, df, seed_var / var if var > 0 else 0.0,
+    )  # fmt: skip
+    out.low, out.high = out.lower((1 - level) / 2), out.upper((1 - level) / 2)
     return out
+
+
+def _ratio(num, den) -> float:
+    """num / den, with 0/0 = 1 (both systems perfect) and x/0 = inf."""
+    if den > 0:
+        return float(num) / float(den)
+    return math.inf if num > 0 else 1.0
 
 
 def ratio_interval(
@@ -365,7 +364,7 @@ def ratio_interval(
     level: float = 0.95,
     resamples: int = 10000,
     seed: int = 0,
-    method: str = "matched",
+    resample_seeds: bool = True,
 ) -> RatioInterval:
     """WER(A) / WER(B) with a paired-bootstrap interval and a one-sided p-value.
 
@@ -377,7 +376,8 @@ def ratio_interval(
         names: labels of A and B.
         level: two-sided level of [low, high].
         resamples, seed: see ``bootstrap_totals``.
-        method: "matched" (default), "pigeonhole" or "utts" (module docstring).
+        resample_seeds: False leaves out the seed part (seeds as fixed: the
+            classic paired bootstrap over utterances).
     """
     errors_a, errors_b = np.atleast_2d(errors_a), np.atleast_2d(errors_b)
     if errors_a.shape != errors_b.shape:
@@ -387,16 +387,18 @@ def ratio_interval(
     totals = bootstrap_totals(errors, resamples, seed)
     words = np.nan if ref_lengths is None else errors_a.shape[0] * float(np.sum(ref_lengths))
     observed = errors.sum(axis=(1, 2))
-    return _interval(*names, totals, 0, 1, observed, words, level, method, errors_a.shape)
+    return _interval(*names, totals, 0, 1, observed, words, level, errors_a.shape,
+                     resample_seeds)  # fmt: skip
 
 
+@typechecked
 def ratio_intervals(
     table: ErrorTable,
     pairs: Sequence[Tuple[str, str]],
     level: float = 0.95,
     resamples: int = 10000,
     seed: int = 0,
-    method: str = "matched",
+    resample_seeds: bool = True,
 ) -> List[RatioInterval]:
     """``ratio_interval`` for each (A, B) of ``pairs``, all on the same resamples."""
     for a, b in pairs:
@@ -408,8 +410,8 @@ def ratio_intervals(
     words = len(table.seeds) * float(table.ref_lengths.sum())
     index = table.strategies.index
     return [
-        _interval(a, b, totals, index(a), index(b), observed, words, level, method,
-                  table.errors.shape[1:])
+        _interval(a, b, totals, index(a), index(b), observed, words, level,
+                  table.errors.shape[1:], resample_seeds)  # fmt: skip
         for a, b in pairs
     ]
 
@@ -431,6 +433,7 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
+@typechecked
 def holm_family(intervals: Sequence[RatioInterval], alpha: float = 0.05) -> List[dict]:
     """Holm's decisions and compatible simultaneous upper bounds (module
     docstring) for a family of one-sided comparisons "ratio < 1".
@@ -453,3 +456,19 @@ def holm_family(intervals: Sequence[RatioInterval], alpha: float = 0.05) -> List
         rows.append(r.as_dict() | dict(p_holm=float(p_adj), rejected=bool(rej),
                                        upper_simultaneous=bound, alpha=alpha))  # fmt: skip
     return rows
+
+
+@typechecked
+def ratio_table(
+    runs: Mapping[Tuple[str, int], UttErrors],
+    pairs: Sequence[Tuple[str, str]],
+    alpha: float = 0.05,
+    resamples: int = 10000,
+    seed: int = 0,
+) -> List[dict]:
+    """The whole family in one call: (strategy, seed) -> per-utterance errors
+    (e.g. from ``errors_from_files``) and the reported (A, B) comparisons ->
+    one row per pair with the ratio, its 95% interval, p, Holm's p, the
+    decision and the simultaneous upper bound (``holm_family``)."""
+    intervals = ratio_intervals(error_table(runs), pairs, 1.0 - alpha, resamples, seed)
+    return holm_family(intervals, alpha)

@@ -129,6 +129,7 @@ def test_cli(fake_fsdd, tmp_path, capsys):
     fsdd_split.main(["--fsdd", str(fake_fsdd), "--out", str(tmp_path), "--labeled_takes", "5",
                      "--speakers", "george", "lucas", "--audio", "original"])  # fmt: skip
     out = capsys.readouterr().out
+    assert out.startswith("FSDD closed-speaker split\n")
     assert "train_labeled: 100 utterances" in out
     assert "train_unlabeled: 700 utterances" in out and "test: 100 utterances" in out
 
@@ -240,8 +241,11 @@ def test_cli_unseen(fake_fsdd, tmp_path, capsys):
     fsdd_split.main(["--fsdd", str(fake_fsdd), "--out", str(tmp_path), "--split", "unseen",
                      "--labeled_takes", "2", "--dev_takes", "-1"])  # fmt: skip
     out = capsys.readouterr().out
+    assert out.startswith("FSDD unseen-speaker split\n")
     assert "train_labeled: 60 utterances" in out and "train_unlabeled: 1440 utterances" in out
-    assert "dev: 500 utterances" in out and "test: 1000 utterances" in out
+    assert "dev: 500 utterances" in out and "(speakers: george)" in out
+    assert "test: 1000 utterances" in out and "(speakers: nicolas theo)" in out
+    assert "(speakers: jackson lucas yweweler)" in out
     for args, option in (
         (["--split", "unseen", "--speakers", "theo"], "--speakers"),
         (["--test_speakers", "theo"], "--test_speakers"),

@@ -77,6 +77,11 @@ def test_compute_to_reach_and_shorter_training_read_known_curves():
     assert found["compute"] == {"supervised": None, "pt_ft": 800.0, "just": 600.0,
                                 "bljust": 400.0}  # fmt: skip
     assert found["ratio"] == pytest.approx(0.5)
+    # each seed on its own: pt_ft's better seed is <= 0.28 from x = 750 (first validation
+    # 800), its worse one never (floor 0.30); bljust's from 412.5 and 387.5
+    assert found["per_seed"]["pt_ft"] == {1: None, 2: 800.0}
+    assert found["per_seed"]["bljust"] == {1: 500.0, 2: 400.0}
+    assert found["per_seed"]["supervised"] == {1: None}
     between = plots.compute_to_reach(COMPUTE_RUNS, 0.28, interpolate=True)
     assert between["just"] == pytest.approx(500 + 100 * 0.02 / 0.06)
     assert between["bljust"] == pytest.approx(400.0) and between["supervised"] is None
@@ -95,7 +100,8 @@ def test_mean_dev_curve_over_seeds_on_different_grids():
     # seed 1 at 50 and 150 interpolated (0.8, 0.6), seed 2 at 100 and 200 (0.5, 0.3)
     assert xs.tolist() == [50, 100, 150, 200]
     assert mean == pytest.approx([0.7, 0.6, 0.5, 0.4])
-    assert low == pytest.approx([0.6, 0.5, 0.4, 0.3]) and high == pytest.approx([0.8, 0.7, 0.6, 0.5])
+    assert low == pytest.approx([0.6, 0.5, 0.4, 0.3])
+    assert high == pytest.approx([0.8, 0.7, 0.6, 0.5])
     assert plots.mean_dev_curve(runs, "pt_ft") is None
 
 
