@@ -80,7 +80,9 @@ def decode_weights(exp: str, model_file: str, utts: Sequence[Tuple[str, str]],
     utterance), without encoding an utterance again per weight: the encoder
     output (1, T, D) of one utterance goes through Speech2Text's own
     per-utterance beam search once per weight, the LM's weight set in the
-    beam search in between (weight 0: a Speech2Text without the LM).
+    beam search in between (weight 0: a Speech2Text without the LM). It calls
+    Speech2Text's ``_decode_single_sample`` because espnet2 has no public entry
+    for an encoder output, and that keeps the text exactly as ``__call__`` makes it.
     Returns {"hyps": {"<weight>": {uid: text}}, "decode_s", "audio_s"}.
     """
     import soundfile
@@ -88,7 +90,9 @@ def decode_weights(exp: str, model_file: str, utts: Sequence[Tuple[str, str]],
 
     weights = [float(w) for w in weights]
     positive = [w for w in weights if w > 0 and lm is not None]
-    fused = _speech2text(Path(exp), Path(model_file), beam_size, lm, positive[0]) if positive else None
+    fused = None
+    if positive:
+        fused = _speech2text(Path(exp), Path(model_file), beam_size, lm, positive[0])
     plain = None
     if any(w <= 0 or lm is None for w in weights):
         plain = _speech2text(Path(exp), Path(model_file), beam_size, None, 0.0)
@@ -128,7 +132,8 @@ def decode_weights_sharded(exp: Path, model_file: Path, data_dir: Path, weights:
     log_dir = Path(log_dir or Path(exp) / "decode_logs")
     children = [
         ChildRun("espnet_bljust.experiments.decoding:decode_weights",
-                 dict(utts=utts[i::nj], **kwargs), log_dir / f"{Path(data_dir).name}.{i}.log").start()
+                 dict(utts=utts[i::nj], **kwargs),
+                 log_dir / f"{Path(data_dir).name}.{i}.log").start()
         for i in range(min(nj, len(utts)))
     ]  # fmt: skip
     results = [c.result() for c in children]

@@ -82,7 +82,9 @@ def _ok(records: Dict[str, dict], names: List[str], what: str) -> None:
 
 
 def best_dev_cer(value: dict) -> float:
-    cers = [e["valid"]["cer_ctc"] for e in value["epochs"].values() if "cer_ctc" in e.get("valid", {})]
+    """Lowest dev CER (%) of a finished run's epochs (inf: none validated)."""
+    cers = [e["valid"]["cer_ctc"] for e in value["epochs"].values()
+            if "cer_ctc" in e.get("valid", {})]  # fmt: skip
     return 100.0 * min(cers) if cers else float("inf")
 
 

@@ -171,7 +171,8 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1) -> Dict[str, dict]:
     and has the same key is reused, never run again; a failed one is run
     again by the next call. Stopped (Ctrl-C, SIGTERM turned into SystemExit),
     the running children are stopped too. Returns {name: saved record}: key,
-    ok, error, value, wall_s, peak_rss_mb.
+    ok, error, value, wall_s, peak_rss_mb. Own loop, not concurrent.futures:
+    a pool's workers are reused and cannot be killed one by one on SIGTERM.
     """
     records, pending = {}, []
     for job in jobs:
