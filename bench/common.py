@@ -3,7 +3,7 @@ step runner on real batches, fresh-process runs, CTC decoding, the tables.
 
 The scripts run as ``python bench/<name>.py`` (this folder is then on
 ``sys.path``); every one takes ``--help``. The data and run helpers are the
-comparison harness's own (``espnet_bljust.bin.compare_strategies``), so a
+comparison harness's own (``espnet_bljust.experiments``), so a
 benchmark trains exactly as the harness does.
 """
 
@@ -15,17 +15,15 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_bljust.bin.compare_strategies import (  # noqa: F401 (re-exported)
+from espnet_bljust.experiments.argv import (  # noqa: F401 (re-exported)
     REPO,
-    ChildRun,
-    epoch_stats,
     labeled_data_argv,
-    num_utts,
-    prepare_fsdd,
-    run_child,
     train_argv,
 )
 from espnet_bljust.conf import TINY_CONFIG, config_path
+from espnet_bljust.experiments.rundata import epoch_stats  # noqa: F401 (re-exported)
+from espnet_bljust.experiments.runs import ChildRun, run_child  # noqa: F401 (re-exported)
+from espnet_bljust.experiments.splits import num_utts, prepare_fsdd  # noqa: F401 (re-exported)
 
 DEFAULT_CONFIG = config_path(TINY_CONFIG)
 DEFAULT_FSDD = Path(
@@ -272,7 +270,7 @@ def train_and_read(argv: List[str], exp: str, entry: str = "bljust") -> dict:
 
     import torch
 
-    from espnet_bljust.bin.compare_strategies import AnonPeakSampler, peak_rss_mb
+    from espnet_bljust.experiments.runs import AnonPeakSampler, peak_rss_mb
 
     if entry == "bljust":
         from espnet_bljust.bin.bljust_train import main

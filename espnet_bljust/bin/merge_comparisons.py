@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_bljust.bin import compare_strategies
+from espnet_bljust.experiments.argv import STRATEGY_ORDER
+from espnet_bljust.experiments.report import write_report
 
 # bljust_train options whose values are folders or files of one part, or the seed
 PER_RUN_OPTIONS = (
@@ -116,7 +117,7 @@ def iters_per_epoch(runs: Sequence[dict]) -> int:
 def settings_listing(runs: Sequence[dict]) -> str:
     """One line per strategy: its training options, folders and seed aside."""
     lines = []
-    for strategy in compare_strategies.STRATEGY_ORDER:
+    for strategy in STRATEGY_ORDER:
         argv = next((r["argv"] for r in runs if r["strategy"] == strategy), None)
         if argv is not None:
             lines.append(f"{strategy}: {shlex.join(training_setting(argv))}\n")
@@ -131,7 +132,7 @@ def write_merged(runs: List[dict], out: Path, command: str, sources: Sequence[Pa
     preamble = (f"```sh\n{command}\n```\n\nFrom:\n{listing}\n"
                 f"Training options per strategy (folders and seed aside):\n\n"
                 f"```\n{settings_listing(runs)}```")  # fmt: skip
-    return compare_strategies.write_report(runs, out, "Merged strategy comparison", preamble,
+    return write_report(runs, out, "Merged strategy comparison", preamble,
                                            iters_per_epoch(runs), plots)  # fmt: skip
 
 

@@ -1,0 +1,154 @@
+"""The report of a protocol run: RESULTS.md, results.json, the dev-CER-against-
+compute figure. Test numbers are printed only for runs whose test decode was
+made under this protocol's sha256."""
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from espnet_bljust.experiments import plots, stats
+from espnet_bljust.experiments.budget import passes_from_counters, plan_for_budget
+from espnet_bljust.experiments.protocol import Protocol, Trial, stamp
+from espnet_bljust.experiments.report import mean_std
+
+BASELINES = ("pt_ft", "supervised", "just")
+
+
+def current_test(run: dict, protocol: Protocol) -> Optional[dict]:
+    """The run's test results, or None where there are none or they were
+    decoded under another protocol (never printed then)."""
+    test = run.get("test")
+    return test if test and test.get("protocol_sha256") == protocol.sha256 else None
+
+
+def add_compute(protocol: Protocol, choices: dict, runs: List[dict]) -> None:
+    """Each run's passes (from its counters) and ``dev_curve``: dev CER (a
+    fraction) after each epoch against the passes made by then (its tick plan)."""
+    budget, source = protocol.raw["budget"], protocol.raw["upper_unsup_source"]
+    for r in runs:
+        c = choices["chosen"][r["strategy"]]
+        trial = Trial(**{k: c[k] for k in Trial.__dataclass_fields__})
+        plan = plan_for_budget(r["strategy"], budget["passes"], budget["epochs"],
+                               trial.exploration_frac, trial.finetune_frac,
+                               trial.lower_steps_per_upper, source)  # fmt: skip
+        r["passes"] = passes_from_counters(r, r["strategy"], source)
+        at_epoch = {e: x for e, x in enumerate(plan.passes_per_epoch(), start=1)}
+        r["dev_curve"] = plots.dev_curve_from_epochs(
+            {int(e): v for e, v in r["epochs"].items()}, at_epoch
+        )
+
+
+def table(protocol: Protocol, runs: List[dict]) -> str:
+    """One row per strategy: test WER (CTC; CTC + LM), dev CER, compute, updates."""
+    rows = ["| strategy | seeds | test WER (%) | test WER, LM (%) | best dev CER (%) | passes "
+            "| ticks | lower updates | upper updates | train loop (s) |", "|" + "---|" * 10]  # fmt: skip
+    for strategy in protocol.strategies:
+        group = [r for r in runs if r["strategy"] == strategy]
+        tests = [current_test(r, protocol) for r in group]
+        done = [t for t in tests if t]
+        withheld = sum(1 for r, t in zip(group, tests) if r.get("test") and not t)
+
+        def col(key):
+            if withheld:
+                return f"withheld ({withheld} runs of another protocol)"
+            return mean_std([t.get(key) for t in done]) if done else "–"
+
+        dev = [100 * min(c for _, c in r["dev_curve"]) for r in group if r["dev_curve"]]
+        rows.append(f"| {strategy} | {len(group)} | {col('test_wer')} | {col('test_wer_lm')} | "
+                    f"{mean_std(dev)} | {mean_std([r['passes'] for r in group])} | "
+                    f"{mean_std([r['ticks'] for r in group])} | "
+                    f"{mean_std([r['lower_steps'] for r in group])} | "
+                    f"{mean_std([r['upper_steps'] for r in group])} | "
+                    f"{mean_std([r['train_loop_s'] for r in group])} |")  # fmt: skip
+    return "\n".join(rows) + "\n"
+
+
+def compute_spread(runs: List[dict]) -> float:
+    """Largest over smallest passes of any two runs (1.0: equal compute)."""
+    passes = [r["passes"] for r in runs]
+    return max(passes) / min(passes) if passes else 1.0
+
+
+def ratio_intervals(protocol: Protocol, runs: List[dict], key: str = "hyp") -> list:
+    """BL-JUST's WER over each baseline's (test hypotheses ``key``: "hyp" CTC
+    alone, "hyp_lm" with the LM), each with its paired bootstrap over
+    utterances and seeds (the seeds every strategy finished)."""
+    errors = {}
+    for r in runs:
+        test = current_test(r, protocol)
+        if test and test.get(key):
+            errors[(r["strategy"], r["seed"])] = stats.errors_from_files(Path(test["ref"]),
+                                                                         Path(test[key]))
+    present = sorted({s for s, _ in errors})
+    pairs = [("bljust", b) for b in BASELINES if b in present and "bljust" in present]
+    seeds = [seed for seed in sorted({k[1] for k in errors})
+             if all((s, seed) in errors for s in present)]  # fmt: skip
+    if not pairs or not seeds:
+        return []
+    table_ = stats.error_table({(s, seed): errors[(s, seed)] for s in present for seed in seeds})
+    return stats.ratio_intervals(table_, pairs)
+
+
+def ratio_lines(protocol: Protocol, runs: List[dict]) -> List[str]:
+    """One line per BL-JUST / baseline ratio, CTC alone and with the LM: the
+    95% interval, and Holm's correction across all of them."""
+    labelled = [(decoding, r) for key, decoding in (("hyp", "CTC"), ("hyp_lm", "CTC + LM"))
+                for r in ratio_intervals(protocol, runs, key)]  # fmt: skip
+    rows = stats.holm_family([r for _, r in labelled])
+    return [f"- BL-JUST / {r['b']} ({decoding}): {r['wer_a']:.1f} / {r['wer_b']:.1f} = "
+            f"{r['ratio']:.3f}, 95% interval [{r['low']:.3f}, {r['high']:.3f}], Holm p = "
+            f"{r['p_holm']:.3g} (of {len(rows)}), simultaneous upper bound "
+            f"{r['upper_simultaneous']:.3f}" for (decoding, _), r in zip(labelled, rows)]  # fmt: skip
+
+
+def shorter_training_line(runs: List[dict]) -> str:
+    """The compute BL-JUST needs to reach PT+FT's best mean dev CER, over PT+FT's."""
+    present = {r["strategy"] for r in runs}
+    if not {"bljust", "pt_ft"} <= present:
+        return "- shorter training: needs bljust and pt_ft runs"
+    found = plots.shorter_training(runs, "pt_ft", "bljust")
+    mine, ref = found["compute"].get("bljust"), found["compute"]["pt_ft"]
+    ratio = f"{found['ratio']:.2f}" if found["ratio"] is not None else "– (never reached)"
+    return (f"- shorter training: PT+FT's best mean dev CER {100 * found['target']:.1f}% is "
+            f"reached by BL-JUST after {mine if mine is not None else '–'} passes, by PT+FT "
+            f"after {ref:g}: ratio {ratio}")
+
+
+def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,
+          command: str) -> Dict[str, Path]:  # fmt: skip
+    """RESULTS.md, results.json and (where the plot exists) dev_cer_vs_compute.png in ``out``."""
+    add_compute(protocol, choices, runs)
+    now = stamp(protocol)
+    lines = [f"### Strategy comparison under {protocol.path.name}", "",
+             f"```sh\n{command}\n```", "",
+             f"Protocol sha256 {protocol.sha256}; choices fixed at commit {choices['commit']}; "
+             f"report written at commit {now['commit']}.", "",
+             f"Budget: {protocol.raw['budget']['passes']} encoder passes per run over "
+             f"{protocol.raw['budget']['epochs']} epochs; largest / smallest passes of any two "
+             f"final runs: {compute_spread(runs):.3f}.", "",
+             "Chosen on dev (tuning seed "
+             f"{choices['tuning_seed']}): " + "; ".join(
+                 f"{s} {c['name']} ({c['train_args'] or 'defaults'}, exploration "
+                 f"{c['exploration_frac']:g}, K {c['lower_steps_per_upper']}; dev CER "
+                 f"{c['dev_cer']:.1f}%)" for s, c in choices["chosen"].items()) +
+             f"; checkpoint rule {choices['checkpoint_rule']} (mean dev WER " + ", ".join(
+                 f"{r} {w:.1f}%" for r, w in choices["rule_dev_wer"].items()) + ").", "",
+             table(protocol, runs)]  # fmt: skip
+    try:
+        lines += ratio_lines(protocol, runs)
+    except ValueError as e:  # runs on different utterances, ...
+        lines.append(f"- ratios: not computed ({e})")
+    paths = dict(results=out / "RESULTS.md", json=out / "results.json",
+                 dev_cer_vs_compute=out / "dev_cer_vs_compute.png")  # fmt: skip
+    plots.dev_cer_vs_compute(runs, paths["dev_cer_vs_compute"])
+    lines.append(shorter_training_line(runs))
+    lines.append(f"\n![dev CER against compute]({paths['dev_cer_vs_compute'].name})")
+    paths["results"].write_text("\n".join(lines) + "\n")
+    for r in runs:
+        if r.get("test") and not current_test(r, protocol):
+            r["test"] = "withheld: decoded under another protocol"
+    saved = dict(now, choices=choices, runs=[{k: (str(v) if isinstance(v, Path) else v)
+                                              for k, v in r.items() if k != "train"} for r in runs])
+    paths["json"].write_text(json.dumps(saved, indent=1, default=str))
+    return paths
+

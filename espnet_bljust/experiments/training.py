@@ -1,0 +1,84 @@
+"""The child job of one run: train, read the counters back, decode."""
+
+import os
+import time
+from pathlib import Path
+from typing import List
+
+from espnet_bljust.experiments.decoding import (
+    averaged_checkpoint,
+    best_checkpoint,
+    decode_and_score,
+)
+from espnet_bljust.experiments.rundata import bilevel_counters, epoch_stats
+from espnet_bljust.experiments.runs import AnonPeakSampler, peak_rss_mb
+
+def train_and_decode(
+    argv: List[str], exp: str, data: str, test_set: str = "test", beam_size: int = 1,
+    average_nbest: int = 1,
+) -> dict:
+    """Child job of one run: train, measure, pick on dev, decode and score test.
+
+    test_wer/test_cer score the single best dev checkpoint; with
+    ``average_nbest`` > 1 (and the run trained with ``--keep_nbest_models``
+    that large) test_wer_ave/test_cer_ave score espnet2's average of the
+    ``average_nbest`` best dev checkpoints as well. (Decoding with an LM:
+    :func:`lm_decode`, the harness's next job for the run.)
+    """
+    exp = Path(exp)
+    result = train_run(argv, str(exp), fresh=False)
+    model_file = best_checkpoint(exp)
+    result["checkpoint"] = model_file.name
+    if model_file.is_symlink():
+        result["checkpoint"] = f"{model_file.name} -> {os.readlink(model_file)}"
+    test_dir = Path(data) / test_set
+    scores = decode_and_score(exp, model_file, test_dir, exp / f"decode_{test_set}" / "text",
+                              beam_size)  # fmt: skip
+    result.update(decode_s=scores["decode_s"], audio_s=scores["audio_s"], test_wer=scores["wer"],
+                  test_cer=scores["cer"], test_utts=scores["utts"])  # fmt: skip
+    if average_nbest > 1:
+        averaged = averaged_checkpoint(exp, average_nbest)
+        result["checkpoint_ave"] = averaged.name
+        scores = decode_and_score(exp, averaged, test_dir,
+                                  exp / f"decode_{test_set}_{averaged.stem}" / "text", beam_size)
+        result.update(test_wer_ave=scores["wer"], test_cer_ave=scores["cer"])
+    return result
+
+
+
+
+def train_run(argv: List[str], exp: str, fresh: bool = True) -> dict:
+    """Train one run (bljust_train ``argv`` into ``exp``) and read it back.
+
+    Returns train_wall_s (the whole call), train_peak_rss_mb (VmHWM),
+    train_peak_anon_mb, the bilevel counters (ticks, lower_steps,
+    upper_steps, skipped_steps, joint_upper_steps), epochs (the reporter's
+    per-epoch means) and train_loop_s (the epochs' training time, no
+    validation). ``fresh``: remove what an earlier, unfinished call left in
+    ``exp`` first.
+    """
+    import shutil
+
+    import torch
+
+    from espnet_bljust.bin import bljust_train
+
+    exp = Path(exp)
+    if fresh and exp.exists():
+        shutil.rmtree(exp)
+    start = time.perf_counter()
+    with AnonPeakSampler() as anon:
+        try:
+            bljust_train.main(argv)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                raise RuntimeError(f"bljust_train exited with {e.code}") from e
+    result = dict(train_wall_s=time.perf_counter() - start, train_peak_rss_mb=peak_rss_mb(),
+                  train_peak_anon_mb=anon.peak_mb)
+    states = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)
+    result.update(bilevel_counters(states))
+    result["epochs"] = epoch_stats(states)
+    result["train_loop_s"] = sum(
+        e.get("train", {}).get("time", 0.0) for e in result["epochs"].values()
+    )
+    return result

@@ -1,0 +1,163 @@
+"""The protocol path at its smallest: just and bljust on a 2-speaker FSDD
+split, 2 trials each, 2 seeds, a few ticks, an LM of 2 epochs."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from espnet_bljust.experiments import protocol_run
+from espnet_bljust.experiments.protocol import load_protocol
+from espnet_bljust.experiments.protocol_jobs import decode_test_set
+
+SMALL = ("--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
+         "--encoder_conf linear_units=128 --encoder_conf attention_heads=2 --batch_size 8 "
+         "--scheduler_conf warmup_steps=5 --lower_scheduler_conf warmup_steps=5")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def split(fsdd_root, tmp_path_factory):
+    """20 labeled, 8 unlabeled (one batch of 8: a pass is one draw), 20 dev, 20 test."""
+    from espnet_bljust.corpora.fsdd import make_fsdd_split
+
+    src = tmp_path_factory.mktemp("split") / "data"
+    make_fsdd_split(fsdd_root, src, 1, 1, 1, 1, speakers=["george", "theo"])
+    scp = src / "train_unlabeled" / "wav.scp"
+    scp.write_text("".join(scp.read_text().splitlines(keepends=True)[:8]))
+    return src
+
+
+def write_protocol(path, data_dir, strategies=("just", "bljust"), **changes):
+    grid = dict(supervised=[{}, {"train_args": "--optim_conf lr=0.004"}],
+                pt_ft=[{}, {"exploration_frac": 0.5}],
+                just=[{"train_args": "--just_weight 0.1"}, {"train_args": "--just_weight 0.3"}],
+                bljust=[{"train_args": "--gamma_max 1.0"}, {"lower_steps_per_upper": 2}])  # fmt: skip
+    raw = dict(corpus=dict(split="prepared", data_dir=str(data_dir)),
+               config="espnet_bljust/conf/train_bljust_conformer_tiny.yaml", train_args=SMALL,
+               upper_unsup_source="unlabeled", threads=1, budget=dict(passes=40, epochs=2),
+               seeds=[1, 2], tuning=dict(seed=1, trials=2, defaults=dict(exploration_frac=0.2),
+                                         grid={s: grid[s] for s in strategies}),
+               checkpoint=dict(rules=["best", "ave2"]), decode=dict(beam_size=1, nj=1),
+               lm=dict(config="egs2/fsdd/bljust1/conf/train_lm.yaml", weights=[0.5, 2],
+                       beam_size=4, train_args="--max_epoch 2"))  # fmt: skip
+    raw.update(changes)
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_protocol_end_to_end(split, tmp_path, capsys):
+    protocol = write_protocol(tmp_path / "protocol.yaml", split)
+    out = tmp_path / "out"
+    # tuning only: the choices are fixed, nothing of test is decoded
+    protocol_run.run(protocol, out, "cmd", jobs=2, stop_before="final")
+    choices = json.loads((out / "choices.json").read_text())
+    assert choices["protocol_sha256"] == load_protocol(protocol).sha256 and choices["commit"]
+    assert set(choices["chosen"]) == {"just", "bljust"}
+    assert choices["checkpoint_rule"] in ("best", "ave2")
+    assert not list(out.rglob("decode_test*")) and not (out / "final").exists()
+    fixed_at = (out / "choices.json").stat().st_mtime_ns
+    with pytest.raises(RuntimeError, match="no fixed choices"):
+        decode_test_set(str(out / "tune" / "just_t0"), str(out / "data"),
+                        str(tmp_path / "none.json"), choices["protocol_sha256"])  # fmt: skip
+
+    paths = protocol_run.run(protocol, out, "cmd", jobs=2)
+    assert (out / "choices.json").stat().st_mtime_ns == fixed_at  # reused, not redone
+    saved = json.loads(paths["json"].read_text())
+    runs = saved["runs"]
+    assert len(runs) == 4 and saved["protocol_sha256"] == choices["protocol_sha256"]
+    for run in runs:
+        test = run["test"]
+        assert test["protocol_sha256"] == choices["protocol_sha256"]
+        assert test["test_utts"] == 20 and 0 <= test["test_wer_lm"] <= 100
+        exp = out / "final" / f"{run['strategy']}_seed{run['seed']}"
+        # test decoded after the choices were fixed, once
+        for sub in ("decode_test", "decode_test_lm"):
+            assert (exp / sub / "text").stat().st_mtime_ns > fixed_at
+        assert not list(exp.glob("decode_test_*ave*"))
+        # the paper's penalty: f on the clean labeled pass, g on an unlabeled batch
+        config = yaml.safe_load((exp / "config.yaml").read_text())
+        assert config["upper_unsup_source"] == "unlabeled"
+        # an unlabeled batch drawn in every joint tick, besides the lower steps' ones
+        model = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)["model"]
+        drawn = int(model["bilevel_state.unlabeled_pass"]) + int(
+            model["bilevel_state.unlabeled_offset"])
+        assert run["joint_upper_steps"] > 0
+        assert drawn == run["lower_steps"] + run["joint_upper_steps"], run["strategy"]
+    passes = [r["passes"] for r in runs]
+    assert max(passes) / min(passes) <= 1.05, passes
+    results = paths["results"].read_text()
+    assert choices["protocol_sha256"] in results and "| bljust | 2 |" in results
+    # BL-JUST over JUST with a bootstrap interval, CTC and CTC + LM
+    assert results.count("- BL-JUST / just (") == 2 and "95% interval [" in results
+    png = paths["dev_cer_vs_compute"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert all(len(r["dev_curve"]) == 2 and r["dev_curve"][-1][0] == r["passes"] for r in runs)
+
+    # called again: every run and decode reused
+    capsys.readouterr()
+    protocol_run.run(protocol, out, "cmd", jobs=2)
+    assert "[start]" not in capsys.readouterr().out
+    # a changed protocol does not continue on choices fixed under the old one
+    changed = write_protocol(tmp_path / "protocol.yaml", split, seeds=[1, 2, 3])
+    with pytest.raises(SystemExit, match="was fixed under protocol"):
+        protocol_run.run(changed, out, "cmd")
+
+
+def test_same_seed_same_initial_weights_and_data_order(split, tmp_path):
+    """Every strategy's run with one seed builds the same model weights and
+    draws the labeled batches in the same order."""
+    from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+    from espnet2.train.distributed_utils import DistributedOption
+
+    from espnet_bljust.tasks.bljust import BLJUSTTask
+
+    strategies = ("supervised", "pt_ft", "just", "bljust")
+    protocol = load_protocol(write_protocol(tmp_path / "p.yaml", split, strategies))
+    data = protocol_run.prepare_data(protocol, tmp_path / "out")
+    built = {}
+    for strategy in strategies:
+        trial = protocol.trials(strategy)[1]
+        argv = protocol_run.run_argv(protocol, data, tmp_path / strategy, trial, seed=3)
+        args = BLJUSTTask.get_parser().parse_args(argv)
+        set_all_random_seed(args.seed)
+        model = BLJUSTTask.build_model(args)
+        factory = BLJUSTTask.build_iter_factory(args, DistributedOption(), "train")
+        order = [next(factory.labeled)[0] for _ in range(4)]
+        built[strategy] = ({k: v for k, v in model.state_dict().items()
+                            if not k.startswith("bilevel_state")}, order)  # fmt: skip
+    weights, order = built["supervised"]
+    assert len(set(map(tuple, order))) > 1  # batches differ from each other
+    for strategy in strategies[1:]:
+        other, other_order = built[strategy]
+        assert other.keys() == weights.keys()
+        assert all(torch.equal(weights[k], other[k]) for k in weights), strategy
+        assert other_order == order, strategy
+
+
+def test_f_reads_the_unmasked_pass_under_the_protocol(split, tmp_path):
+    """A bljust run the protocol builds: in its upper step f is the supervised
+    loss of the clean labeled pass (equal to level="supervised"), not of the
+    masked pass that labeled_shared would give it; g reads the unlabeled batch."""
+    from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+    from espnet2.train.distributed_utils import DistributedOption
+
+    from espnet_bljust.tasks.bljust import BLJUSTTask
+
+    protocol = load_protocol(write_protocol(tmp_path / "p.yaml", split))
+    data = protocol_run.prepare_data(protocol, tmp_path / "out")
+    argv = protocol_run.run_argv(protocol, data, tmp_path / "bl", protocol.trials("bljust")[0], 1)
+    args = BLJUSTTask.get_parser().parse_args(argv)
+    assert args.upper_unsup_source == "unlabeled"
+    set_all_random_seed(1)
+    model = BLJUSTTask.build_model(args).eval()  # no dropout, no SpecAugment: same passes
+    factory = BLJUSTTask.build_iter_factory(args, DistributedOption(), "train")
+    labeled, unlabeled = next(factory.labeled)[1], next(factory.unlabeled)[1]
+    with torch.no_grad():
+        clean, _, _ = model(**labeled, level="supervised")
+        (f, g), _, _ = model(**labeled, level="joint", unsup_source=args.upper_unsup_source,
+                             unlabeled_speech=unlabeled["speech"],
+                             unlabeled_speech_lengths=unlabeled["speech_lengths"])  # fmt: skip
+        (f_masked, _), _, _ = model(**labeled, level="joint", unsup_source="labeled_shared")
+    assert torch.equal(f, clean) and torch.isfinite(g)
+    assert not torch.equal(f_masked, clean)  # the masked pass does differ
