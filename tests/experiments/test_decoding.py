@@ -2,7 +2,7 @@
 
 import pytest
 
-from espnet_bljust.experiments.argv import REPO
+from espnet_bljust.experiments.argv import DEFAULT_CONFIG, REPO
 
 from espnet_bljust.experiments.decoding import averaged_checkpoint
 
@@ -35,7 +35,7 @@ def tiny_run(fsdd_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("decode")
     data = prepare_fsdd(fsdd_root, tmp / "data", 2, 0, 1, 1, speakers=["george", "theo"])
     exp = tmp / "exp"
-    argv = train_argv(data, exp, REPO / "conf" / "train_bljust_conformer_tiny.yaml", "--max_epoch",
+    argv = train_argv(data, exp, DEFAULT_CONFIG, "--max_epoch",
                       "1", "--num_iters_per_epoch", "60", *phase_argv("supervised", 0, 0),
                       *SMALL_MODEL, unlabeled=None)  # fmt: skip
     result = run_child("espnet_bljust.bin.bljust_train:main", dict(cmd=argv), tmp / "train.log")
