@@ -108,7 +108,7 @@ help_message="Usage: $0 [options]   (asr.sh's stages and option names; --a_b or 
 Options (default):
 $(sed -n '/^# <options>/,/^# <\/options>/p' "${BASH_SOURCE[0]}" | grep -E '^[a-z_]+=' \
     | sed -E 's/^([a-z_]+)=("[^"]*"|[^ ]*) *# (.*)$/\1\t\2\t\3/' \
-    | awk -F '\t' '{ printf "  --%-36s %s\n", $1 " " ($2 == "" ? "\"\"" : $2), $3 }')"
+    | awk -F '\t' '{ printf "  --%-24s %s (default: %s)\n", $1, $3, ($2 == "" ? "\"\"" : $2) }')"
 help_message="${help_message//%/%%}"  # parse_options.sh prints it with printf
 
 # shellcheck disable=SC1091
