@@ -514,7 +514,7 @@ fi
 lm_dir="${lm_exp}/data"
 if run_stage 6 "${skip_train}"; then
     if [ "${use_lm}" = false ]; then
-        log "stage 6: no LM (--use_lm false): stages 6-8 do nothing"
+        log "stage 6: no LM (--use_lm false): no LM text to prepare"
     else
         # The LM's text: the labeled transcripts only (BL-JUST's unlabeled set has none,
         # and the test transcripts stay unseen); text_lm writes its shapes in stage 7.
@@ -529,7 +529,9 @@ if run_stage 6 "${skip_train}"; then
     fi
 fi
 
-if run_stage 7 "${skip_train}" && [ "${use_lm}" = true ]; then
+if run_stage 7 "${skip_train}" && [ "${use_lm}" = false ]; then
+    log "stage 7: no LM (--use_lm false): no LM to train"
+elif run_stage 7 "${skip_train}"; then
     [ -f "${token_list}" ] || die "stage 7: ${token_list} missing (run stage 5)"
     [ -f "${lm_dir}/train.txt" ] || die "stage 7: ${lm_dir}/train.txt missing (run stage 6)"
     lm_opts=(--token_type "${token_type}")
@@ -544,7 +546,9 @@ if run_stage 7 "${skip_train}" && [ "${use_lm}" = true ]; then
     log "stage 7: $(grep '^LM: ' "${lm_exp}/train.log" | tail -n 1)"
 fi
 
-if run_stage 8 "${skip_train}" && [ "${use_lm}" = true ]; then
+if run_stage 8 "${skip_train}" && [ "${use_lm}" = false ]; then
+    log "stage 8: no LM (--use_lm false): no perplexity to compute"
+elif run_stage 8 "${skip_train}"; then
     require_lm 8
     lm_test="${test_sets%% *}"
     ppl_dir="${lm_exp}/perplexity_${lm_test}"
