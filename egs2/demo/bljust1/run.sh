@@ -55,7 +55,7 @@ if [ -n "${packed}" ]; then
     echo "    s2t = Speech2Text.from_pretrained(\"$(pwd)/${packed}\", ctc_weight=1.0, lm_weight=0.0)"
     echo "    text, *_ = s2t(speech)[0]   # speech: 16 kHz mono float array"
 else
-    echo "- pack the model: ./run.sh --stage 14 --stop_stage 14"
+    echo "- pack the model: ./run.sh --stage 14 --stop_stage 14 (with the options of this run)"
 fi
 echo "- results and command: ${asr_exp}/RESULTS.md"
 echo "- real speech: cd ../../fsdd/bljust1 && FSDD=/path/to/free-spoken-digit-dataset ./run.sh" \
