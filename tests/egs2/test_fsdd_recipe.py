@@ -2,11 +2,12 @@
 
 The corpus is the shared FSDD copy (``FSDD=../shared/data/fsdd``, skipped where absent; the 8 kHz
 originals that stage 3 resamples to 16 kHz); two speakers and one take per
-digit per set keep it small. One run of stages 1-9, then the packed zip loaded
+digit per set keep it small. One run of stages 1-14 (asr.sh's numbers; the LM in 6-8), then the packed zip loaded
 with ``Speech2Text.from_pretrained`` to transcribe a test wav, and a restart at
-stage 7 that reuses the trained model.
+stage 12 that reuses the trained model.
 """
 
+import re
 import subprocess
 
 import pytest
@@ -26,13 +27,14 @@ DECODE = "decode"  # conf/decode.yaml
 DECODE_LM = "decode_lm"  # conf/decode_lm.yaml: CTC + the LM of conf/train_lm.yaml
 
 def run_recipe(recipe, env, *args):
-    cmd = [str(recipe / "run.sh"), "--train_args", TINY_TRAIN, "--local_data_opts", SPLIT, *args]
+    cmd = [str(recipe / "run.sh"), "--asr_args", TINY_TRAIN, "--asr_tag", "tiny",
+           "--local_data_opts", SPLIT, *args]  # fmt: skip
     return subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
-    """A copy of egs2/fsdd/bljust1 run once through stages 1-9."""
+    """A copy of egs2/fsdd/bljust1 run once through stages 1-14."""
     fsdd = shared_dataset("fsdd")
     recipe, env = copy_recipe("fsdd", tmp_path_factory.mktemp("fsdd"), FSDD=str(fsdd))
     done = run_recipe(recipe, env, "--inference_nj", "2")
@@ -42,8 +44,9 @@ def full_run(tmp_path_factory):
 
 def test_every_stage_on_real_speech(full_run):
     recipe, _, done = full_run
-    for stage in range(1, 10):
-        assert f"stage {stage}:" in done.stdout, stage
+    ran = sorted({int(n) for n in re.findall(r"\(bljust.sh\) stage (\d+):", done.stdout)})
+    assert ran == list(range(1, 15))
+    assert "stage 8: perplexity on test: " in done.stdout
     # 2 speakers x 10 digits x 1 take per set.
     for name in ("train_labeled", "train_unlabeled", "dev", "test"):
         ids = [line.split()[0] for line in (recipe / "data" / name / "wav.scp").read_text().splitlines()]
@@ -56,7 +59,7 @@ def test_every_stage_on_real_speech(full_run):
     words = {w for line in (recipe / "data" / "train_labeled" / "text").read_text().splitlines()
              for w in line.split()[1:]}  # fmt: skip
     assert words <= {"ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"}
-    exp = recipe / "exp" / "asr_bljust"
+    exp = recipe / "exp" / "asr_tiny"
     config = yaml.safe_load((exp / "config.yaml").read_text())
     assert config["strategy"] == "bljust" and config["unlabeled_data_path_and_name_and_type"]
     for decode in (DECODE, DECODE_LM):
@@ -65,11 +68,14 @@ def test_every_stage_on_real_speech(full_run):
     results = (exp / "RESULTS.md").read_text()
     for decode in (DECODE, DECODE_LM):
         assert f"| {decode} | test | 20 |" in results and f"| {decode} | test | 20 |" in done.stdout
-    # the LM: trained in stage 6 on the labeled transcripts only, fused by decode_lm alone
+    # the LM: trained in stage 7 on the labeled transcripts only, fused by decode_lm alone
     lm_exp = recipe / "exp" / "lm_train_lm_char"
     assert (lm_exp / "valid.loss.best.pth").exists()
     lm_config = yaml.safe_load((lm_exp / "config.yaml").read_text())
-    assert lm_config["train_data_path_and_name_and_type"][0][0].endswith("raw/train_labeled/text")
+    assert lm_config["train_data_path_and_name_and_type"][0][0] == "exp/lm_train_lm_char/data/train.txt"
+    assert (lm_exp / "data" / "train.txt").read_text() == (
+        recipe / "dump" / "raw" / "train_labeled" / "text").read_text()
+    assert float((lm_exp / "perplexity_test" / "ppl").read_text()) > 1
     assert lm_config["token_list"] == config["token_list"]
     log = (exp / f"{DECODE_LM}_{MODEL}" / "test" / "logdir" / "asr_inference.1.log").read_text()
     assert "lm_file" in log and "lm_train_lm_char/valid.loss.best.pth" in log
@@ -85,7 +91,7 @@ def test_packed_zip_loads_with_from_pretrained(full_run):
     recipe, _, _ = full_run
     from espnet2.bin.asr_inference import Speech2Text
 
-    packed = recipe / "exp" / "asr_bljust" / f"asr_bljust_{MODEL}.zip"
+    packed = recipe / "exp" / "asr_tiny" / f"asr_tiny_{MODEL}.zip"
     uid, path = (recipe / "dump" / "raw" / "test" / "wav.scp").read_text().split("\n")[0].split()
     speech, rate = soundfile.read(path)
     assert rate == 16000
@@ -101,14 +107,15 @@ def test_packed_zip_loads_with_from_pretrained(full_run):
         assert set(text) <= set("ZEROONETWTHRFUIVSXGHN ")  # characters of the token list only
 
 
-def test_restart_at_stage_7_reuses_training(full_run):
+def test_restart_at_stage_12_reuses_training(full_run):
     recipe, env, _ = full_run
-    exp = recipe / "exp" / "asr_bljust"
+    exp = recipe / "exp" / "asr_tiny"
     ckpt = (exp / "checkpoint.pth").stat().st_mtime_ns
     hyp_file = exp / f"{DECODE}_{MODEL}" / "test" / "1best_recog" / "text"
     old = hyp_file.read_text()
-    again = run_recipe(recipe, env, "--stage", "7", "--stop_stage", "8")
+    again = run_recipe(recipe, env, "--stage", "12", "--stop-stage", "13")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "stage 6" not in again.stdout and "stage 1:" not in again.stdout
+    ran = sorted({int(n) for n in re.findall(r"\(bljust.sh\) stage (\d+):", again.stdout)})
+    assert ran == [12, 13]
     assert (exp / "checkpoint.pth").stat().st_mtime_ns == ckpt
     assert hyp_file.read_text() == old

@@ -78,7 +78,7 @@ def assets(tmp_path_factory):
 
 
 def parse(config: Path, assets) -> object:
-    # What bljust.sh's stage 6 adds to the config (data lists aside).
+    # What bljust.sh's stage 11 adds to the config (data lists aside).
     return BLJUSTTask.get_parser().parse_args([
         "--config", str(config),
         "--token_list", str(assets["tokens"]), "--token_type", "bpe",

@@ -1,24 +1,26 @@
 # shellcheck shell=bash
-# Job backends (run.pl calling convention: <backend> [--gpu N] [JOB=1:N] <log> <command>):
-#   cmd_backend=local  this machine (local/run_local.sh)
-#   cmd_backend=slurm  sbatch jobs (local/slurm.pl, a link to local/run_slurm.sh; the
-#                      name makes espnet2.bin.launch use srun for --num_nodes > 1).
-#                      Partition, time, account: --partition/--time options below or
-#                      BLJUST_SBATCH_ARGS="--account x" in the environment.
-# Set it here or in the environment: cmd_backend=slurm ./run.sh
+# Job backends, the same file in every recipe (a link to the template's), as in ESPnet:
+# Kaldi's run.pl and slurm.pl (utils/ is a link to the repository's local/).
+#   cmd_backend=local  this machine: utils/run.pl
+#   cmd_backend=slurm  sbatch jobs: utils/slurm.pl with ${BLJUST_ROOT}/conf/slurm.conf
+#                      (partition, account: edit that file); espnet2.bin.launch uses
+#                      srun through it for --num_nodes > 1.
+# Set it here or in the environment: cmd_backend=slurm ./run.sh --ngpu 4
+# train_cmd: data formatting, validation, statistics, token lists, LM, scoring;
+# cuda_cmd: training (--gpu = --ngpu per node); decode_cmd: one decoding job of --inference_nj.
 cmd_backend="${cmd_backend:-local}"
-: "${BLJUST_ROOT:?source path.sh before cmd.sh}"
 
 case "${cmd_backend}" in
     local)
-        export train_cmd="${BLJUST_ROOT}/local/run_local.sh"
-        export cuda_cmd="${BLJUST_ROOT}/local/run_local.sh"
-        export decode_cmd="${BLJUST_ROOT}/local/run_local.sh"
+        export train_cmd="utils/run.pl"
+        export cuda_cmd="utils/run.pl"
+        export decode_cmd="utils/run.pl"
         ;;
     slurm)
-        export train_cmd="${BLJUST_ROOT}/local/slurm.pl --mem 4G --time 2:00:00"
-        export cuda_cmd="${BLJUST_ROOT}/local/slurm.pl --mem 16G --time 24:00:00"
-        export decode_cmd="${BLJUST_ROOT}/local/slurm.pl --mem 4G --time 4:00:00"
+        _conf="${BLJUST_ROOT:?source path.sh before cmd.sh}/conf/slurm.conf"
+        export train_cmd="utils/slurm.pl --config ${_conf} --mem 32G --time 24:00:00"
+        export cuda_cmd="utils/slurm.pl --config ${_conf} --mem 96G --time 120:00:00"
+        export decode_cmd="utils/slurm.pl --config ${_conf} --mem 8G --time 12:00:00"
         ;;
     *)
         echo "cmd.sh: unknown cmd_backend=${cmd_backend} (local or slurm)" >&2

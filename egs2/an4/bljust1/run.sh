@@ -11,12 +11,11 @@ cd "$(dirname "$0")"
 ./bljust.sh \
     --fs 16000 \
     --token_type char \
-    --train_config conf/train.yaml \
+    --asr_config conf/train.yaml \
     --inference_config conf/decode.yaml \
-    --labeled_set train_labeled \
+    --train_set train_labeled \
     --unlabeled_set train_unlabeled \
     --valid_set dev \
     --test_sets "test" \
-    --strategy bljust \
     --local_data_opts "--num_dev 100 --num_labeled 400" \
     "$@"

@@ -5,7 +5,7 @@
 # The 8 kHz originals are formatted to 16 kHz by bljust.sh (--fs).
 # Other budgets: ./run.sh --local_data_opts "--labeled_takes 5"  (1, 2, 5 -> 60, 120, 300).
 # Test is decoded twice: CTC only (conf/decode.yaml) and CTC + a character LM trained on the
-# labeled transcripts in stage 6 (conf/train_lm.yaml, conf/decode_lm.yaml); --use_lm false
+# labeled transcripts in stages 6-8 (conf/train_lm.yaml, conf/decode_lm.yaml); --use_lm false
 # skips the LM.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,15 +15,14 @@ cd "$(dirname "$0")"
 ./bljust.sh \
     --fs 16000 \
     --token_type char \
-    --train_config conf/train.yaml \
+    --asr_config conf/train.yaml \
     --inference_config "conf/decode.yaml conf/decode_lm.yaml" \
     --use_lm true \
     --lm_config conf/train_lm.yaml \
-    --inference_model valid.cer_ctc.ave.pth \
-    --labeled_set train_labeled \
+    --inference_asr_model valid.cer_ctc.ave.pth \
+    --train_set train_labeled \
     --unlabeled_set train_unlabeled \
     --valid_set dev \
     --test_sets "test" \
-    --strategy bljust \
     --local_data_opts "--labeled_takes 2 --audio original" \
     "$@"

@@ -7,36 +7,22 @@
 # sentencepiece unigram 5000 from the labeled text, global_mvn, max 30 s per
 # training utterance (as ESPnet's librispeech_100).
 #
-# --variant picks the model: conformer_ctc_att (default), conformer_ctc,
+# --variant (utils/parse_variant.sh, shared by the full-scale recipes) picks the model:
+# conformer_ctc_att (default), conformer_ctc,
 # ebranchformer_ctc_att, ebranchformer_ctc (conf/train_bljust_<variant>.yaml and the
 # matching decoding config and model file); every other option goes to bljust.sh:
 #   ./run.sh                                     # 1 GPU on this machine
-#   ./run.sh --ngpu 4 --train_args "--batch_bins 64000000 --unlabeled_batch_bins 32000000 --accum_grad 1"
+#   ./run.sh --ngpu 4 --asr_args "--batch_bins 64000000 --unlabeled_batch_bins 32000000 --accum_grad 1"
 #   cmd_backend=slurm ./run.sh --ngpu 8 --num_nodes 2 ...   # Slurm, 2 nodes x 8 GPUs
 #   ./run.sh --strategy pt_ft                    # the PT+FT baseline, same data and model
-#   ./run.sh --stage 7 --gpu_inference true --inference_nj 4
+#   ./run.sh --stage 12 --gpu_inference true --inference_nj 4
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
 
-variant=conformer_ctc_att
-strategy=bljust
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --variant) [ $# -ge 2 ] || { echo "$0: --variant needs a value" >&2; exit 1; }
-                   variant="$2"; shift 2 ;;
-        --strategy) [ $# -ge 2 ] && strategy="$2"; args+=("$1"); shift ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-train_config="conf/train_bljust_${variant}.yaml"
-[ -f "${train_config}" ] || { echo "$0: no ${train_config} (--variant ${variant})" >&2; exit 1; }
-case "${variant}" in
-    *_ctc_att) inference_config=conf/decode_ctc_att.yaml; inference_model=valid.acc.ave.pth ;;
-    *) inference_config=conf/decode_ctc.yaml; inference_model=valid.cer_ctc.ave.pth ;;
-esac
+# shellcheck source=../../../local/parse_variant.sh
+. utils/parse_variant.sh
 
 ./bljust.sh \
     --corpus_name librispeech_100 \
@@ -51,13 +37,11 @@ esac
     --token_type bpe \
     --nbpe 5000 \
     --bpemode unigram \
-    --train_config "${train_config}" \
+    --asr_config "${asr_config}" \
     --inference_config "${inference_config}" \
-    --inference_model "${inference_model}" \
-    --labeled_set train_clean_100 \
+    --inference_asr_model "${inference_asr_model}" \
+    --train_set train_clean_100 \
     --unlabeled_set train_860 \
     --valid_set dev \
     --test_sets "test_clean test_other dev_clean dev_other" \
-    --strategy "${strategy}" \
-    --asr_tag "${strategy}_${variant}" \
-    "${args[@]}"
+    "$@"

@@ -8,37 +8,23 @@
 # training segments of 0.1-20 s; wav.scp entries are sox pipes (sox must be installed
 # wherever the format stage runs).
 #
-# --variant picks the model: conformer_ctc_att (default), conformer_ctc,
+# --variant (utils/parse_variant.sh, shared by the full-scale recipes) picks the model:
+# conformer_ctc_att (default), conformer_ctc,
 # ebranchformer_ctc_att (conf/train_bljust_<variant>.yaml and the
 # matching decoding config and model file); every other option goes to bljust.sh:
 #   ./run.sh                                     # 1 GPU on this machine
-#   ./run.sh --ngpu 2 --train_args "--batch_bins 32000000 --unlabeled_batch_bins 28000000 --accum_grad 1"
+#   ./run.sh --ngpu 2 --asr_args "--batch_bins 32000000 --unlabeled_batch_bins 28000000 --accum_grad 1"
 #   ./run.sh --local_data_opts "--labeled_hours 100"   # another labeled budget (stage 1 reruns)
 #   cmd_backend=slurm ./run.sh --ngpu 8 --num_nodes 2 ...   # Slurm, 2 nodes x 8 GPUs
 #   ./run.sh --strategy pt_ft                    # the PT+FT baseline, same data and model
-#   ./run.sh --stage 7 --gpu_inference true --inference_nj 4
+#   ./run.sh --stage 12 --gpu_inference true --inference_nj 4
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
 
-variant=conformer_ctc_att
-strategy=bljust
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --variant) [ $# -ge 2 ] || { echo "$0: --variant needs a value" >&2; exit 1; }
-                   variant="$2"; shift 2 ;;
-        --strategy) [ $# -ge 2 ] && strategy="$2"; args+=("$1"); shift ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-train_config="conf/train_bljust_${variant}.yaml"
-[ -f "${train_config}" ] || { echo "$0: no ${train_config} (--variant ${variant})" >&2; exit 1; }
-case "${variant}" in
-    *_ctc_att) inference_config=conf/decode_ctc_att.yaml; inference_model=valid.acc.ave.pth ;;
-    *) inference_config=conf/decode_ctc.yaml; inference_model=valid.cer_ctc.ave.pth ;;
-esac
+# shellcheck source=../../../local/parse_variant.sh
+. utils/parse_variant.sh
 
 ./bljust.sh \
     --corpus_name tedlium2 \
@@ -54,13 +40,11 @@ esac
     --token_type bpe \
     --nbpe 500 \
     --bpemode unigram \
-    --train_config "${train_config}" \
+    --asr_config "${asr_config}" \
     --inference_config "${inference_config}" \
-    --inference_model "${inference_model}" \
-    --labeled_set train_labeled \
+    --inference_asr_model "${inference_asr_model}" \
+    --train_set train_labeled \
     --unlabeled_set train_unlabeled \
     --valid_set dev \
     --test_sets "test dev" \
-    --strategy "${strategy}" \
-    --asr_tag "${strategy}_${variant}" \
-    "${args[@]}"
+    "$@"

@@ -20,9 +20,11 @@ num_unlabeled=-1             # unlabeled utterances; -1: all the rest
 seed=0                       # seed of the labeled draw
 include_untranscribed=false  # add train .sph files that no fileids line names to unlabeled
 
+python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
+help_message="Usage: $0 [--python <python>] [--num_dev <num_dev>] [--num_labeled <num_labeled>] [--num_unlabeled <num_unlabeled>] [--seed <seed>] [--include_untranscribed <include_untranscribed>] (defaults above, in $0)"
 # shellcheck source=../../../../local/parse_options.sh
-. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
-parse_options "num_dev num_labeled num_unlabeled seed include_untranscribed" "$@"
+. utils/parse_options.sh
+[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
 
 . ./db.sh
 
@@ -69,6 +71,6 @@ elif ! has_an4 "${AN4}"; then
 fi
 
 log "AN4 tree in ${AN4}"
-python3 -m espnet_bljust.corpora.an4 --an4 "${AN4}" --out data \
+"${python}" -m espnet_bljust.corpora.an4 --an4 "${AN4}" --out data \
     --num_dev "${num_dev}" --num_labeled "${num_labeled}" --num_unlabeled "${num_unlabeled}" \
     --seed "${seed}" --include_untranscribed "${include_untranscribed}"

@@ -22,9 +22,11 @@ audio=original      # original: the 8 kHz wav (bljust.sh formats to --fs); 16k: 
                     # copy's 16 kHz flac; auto: the flac where present
 fsdd_tag=v1.0.10    # the release downloaded when $FSDD is absent
 
+python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
+help_message="Usage: $0 [--python <python>] [--labeled_takes <labeled_takes>] [--unlabeled_takes <unlabeled_takes>] [--dev_takes <dev_takes>] [--test_takes <test_takes>] [--speakers <speakers>] [--audio <audio>] [--fsdd_tag <fsdd_tag>] (defaults above, in $0)"
 # shellcheck source=../../../../local/parse_options.sh
-. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
-parse_options "labeled_takes unlabeled_takes dev_takes test_takes speakers audio fsdd_tag" "$@"
+. utils/parse_options.sh
+[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
 
 . ./db.sh
 
@@ -66,6 +68,6 @@ if [ -n "${speakers}" ]; then
     read -r -a spk <<<"${speakers//,/ }"
     opts+=(--speakers "${spk[@]}")
 fi
-python3 -m espnet_bljust.corpora.fsdd --fsdd "${FSDD}" --out data \
+"${python}" -m espnet_bljust.corpora.fsdd --fsdd "${FSDD}" --out data \
     --labeled_takes "${labeled_takes}" --unlabeled_takes "${unlabeled_takes}" \
     --dev_takes "${dev_takes}" --test_takes "${test_takes}" --audio "${audio}" "${opts[@]}"

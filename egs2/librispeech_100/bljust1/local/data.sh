@@ -24,9 +24,11 @@ download=true
 mirror=https://www.openslr.org/resources/12
 speaker=chapter
 
+python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
+help_message="Usage: $0 [--python <python>] [--labeled <labeled>] [--labeled_name <labeled_name>] [--unlabeled <unlabeled>] [--unlabeled_name <unlabeled_name>] [--download <download>] [--mirror <mirror>] [--speaker <speaker>] (defaults above, in $0)"
 # shellcheck source=../../../../local/parse_options.sh
-. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
-parse_options "labeled labeled_name unlabeled unlabeled_name download mirror speaker" "$@"
+. utils/parse_options.sh
+[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
 case "${download}" in true|false) ;; *) die "--download must be true or false" ;; esac
 
 # shellcheck source=db.sh
@@ -79,7 +81,7 @@ done
 log "LibriSpeech in ${LIBRISPEECH}: labeled ${labeled}; unlabeled ${unlabeled}"
 rm -f data/.librispeech_done
 # shellcheck disable=SC2086
-python3 -m espnet_bljust.corpora.librispeech --librispeech "${LIBRISPEECH}" --out data \
+"${python}" -m espnet_bljust.corpora.librispeech --librispeech "${LIBRISPEECH}" --out data \
     --labeled ${labeled} --labeled_name "${labeled_name}" \
     --unlabeled ${unlabeled} --unlabeled_name "${unlabeled_name}" \
     --dev dev-clean dev-other --valid_name dev --test test-clean test-other \

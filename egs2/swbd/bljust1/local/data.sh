@@ -29,9 +29,11 @@ partial_words=keep
 download_ms98=true
 ms98_url=https://www.openslr.org/resources/5/switchboard_word_alignments.tar.gz
 
+python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
+help_message="Usage: $0 [--python <python>] [--labeled_hours <labeled_hours>] [--num_dev_utts <num_dev_utts>] [--max_dup_text <max_dup_text>] [--seed <seed>] [--decoder <decoder>] [--hesitations <hesitations>] [--partial_words <partial_words>] [--download_ms98 <download_ms98>] [--ms98_url <ms98_url>] (defaults above, in $0)"
 # shellcheck source=../../../../local/parse_options.sh
-. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
-parse_options "labeled_hours num_dev_utts max_dup_text seed decoder hesitations partial_words download_ms98 ms98_url" "$@"
+. utils/parse_options.sh
+[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
 
 # shellcheck source=db.sh
 . ./db.sh
@@ -88,7 +90,7 @@ fi
 
 log "Switchboard ${SWBD}, transcripts ${SWBD_MS98}, Hub5'00 ${EVAL2000}; decoder ${decoder}"
 rm -f data/.swbd_done
-python3 -m espnet_bljust.corpora.swbd --swbd "${SWBD}" --ms98 "${SWBD_MS98}" \
+"${python}" -m espnet_bljust.corpora.swbd --swbd "${SWBD}" --ms98 "${SWBD_MS98}" \
     --eval2000 "${eval_dirs[@]}" --out data \
     --labeled_hours "${labeled_hours}" --num_dev_utts "${num_dev_utts}" \
     --max_dup_text "${max_dup_text}" --seed "${seed}" --decoder "${decoder}" \

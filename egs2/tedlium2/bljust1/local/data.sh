@@ -26,9 +26,11 @@ pad_end=0.1
 download=true
 mirror=https://www.openslr.org/resources/19
 
+python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
+help_message="Usage: $0 [--python <python>] [--labeled_hours <labeled_hours>] [--seed <seed>] [--train_unk <train_unk>] [--pad_start <pad_start>] [--pad_end <pad_end>] [--download <download>] [--mirror <mirror>] (defaults above, in $0)"
 # shellcheck source=../../../../local/parse_options.sh
-. "${BLJUST_ROOT:?source path.sh first (local/data.sh runs from bljust.sh)}/local/parse_options.sh"
-parse_options "labeled_hours seed train_unk pad_start pad_end download mirror" "$@"
+. utils/parse_options.sh
+[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
 case "${download}" in true|false) ;; *) die "--download must be true or false" ;; esac
 
 # shellcheck source=db.sh
@@ -68,7 +70,7 @@ fi
 
 log "TED-LIUM 2 in ${TEDLIUM2}: ${labeled_hours} h labeled (seed ${seed}), <unk> segments: ${train_unk}"
 rm -f data/.tedlium_done
-python3 -m espnet_bljust.corpora.tedlium --tedlium "${TEDLIUM2}" --out data \
+"${python}" -m espnet_bljust.corpora.tedlium --tedlium "${TEDLIUM2}" --out data \
     --labeled_hours "${labeled_hours}" --seed "${seed}" --train_unk "${train_unk}" \
     --pad_start "${pad_start}" --pad_end "${pad_end}"
 echo "${settings}" > data/.tedlium_done
