@@ -463,7 +463,7 @@ if run_stage 4 "${skip_data_prep}"; then
             "within ${min_wav_duration}-${max_wav_duration} s (with text where labeled)"
         [ -s "${keep}" ] || die "stage 4: no utterance of ${s} is left (--min_wav_duration/--max_wav_duration)"
     done
-    audio_opts="--fs ${fs_hz} --nj ${nj}"
+    audio_opts="--fs ${fs_hz} --nj ${nj} --loader sound"  # as training reads them: no pipes
     dur_opts="--min_duration ${min_wav_duration} --max_duration ${max_wav_duration}"
     items=("${raw}/${train_set}:${audio_opts} ${dur_opts}"
            "${raw}/${unlabeled_set}:--unlabeled ${audio_opts} ${dur_opts}")

@@ -21,7 +21,9 @@ trap 'rm -f "${started}"' EXIT
     --corpus_name demo \
     --data_license "self-made: synthesized locally with espeak-ng from a generated grammar; no third-party recordings" \
     --asr_config conf/train.yaml \
-    --inference_config "conf/decode_ctc_greedy.yaml conf/decode_ctc_beam.yaml" \
+    --inference_config "conf/decode_ctc_greedy.yaml conf/decode_ctc_lm.yaml" \
+    --use_lm true \
+    --lm_config conf/train_lm.yaml \
     --train_set train_labeled \
     --unlabeled_set train_unlabeled \
     --valid_set dev \
