@@ -139,7 +139,7 @@ def build_runner(argv: Sequence[str]):
         (ids, batch) with batch["speech"] (B, L) and, labeled,
         batch["text"] (B, U).
     """
-    from espnet_bljust.train.bljust_trainer import StepRunner
+    from espnet_bljust.train.step_runner import StepRunner
 
     t = build_training(argv)
     runner = StepRunner(t.model, t.optimizers, t.schedulers, None, t.options, "cpu")

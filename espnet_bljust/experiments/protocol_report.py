@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from espnet_bljust.experiments import plots, stats
+from espnet_bljust.evaluation import stats
+from espnet_bljust.experiments import plots
 from espnet_bljust.experiments.budget import passes_from_counters, plan_for_budget
 from espnet_bljust.experiments.protocol import Protocol, Trial, stamp
 from espnet_bljust.experiments.report import mean_std

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from espnet_bljust.tasks.bljust import BLJUSTTask
-from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, StepRunner, scaled_lr
+from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
+from espnet_bljust.train.step_runner import StepRunner, scaled_lr
 
 from asr.test_bljust_model import tiny_args, tiny_batch
 

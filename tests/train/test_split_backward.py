@@ -11,7 +11,8 @@ import torch.multiprocessing as mp
 from espnet2.train.distributed_utils import DistributedOption
 
 from espnet_bljust.tasks.bljust import BLJUSTTask
-from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, StepRunner
+from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
+from espnet_bljust.train.step_runner import StepRunner
 from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
 
 from conftest import train_args

@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 
 from espnet_bljust.bin.score import score, write_trn
-from espnet_bljust.experiments import stats
+from espnet_bljust.evaluation import stats
 
 
 def _errors(rng, rho, seed_sd, num_seeds=5, num_utts=300, shape=0.5):

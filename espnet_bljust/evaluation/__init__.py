@@ -1,0 +1,1 @@
+"""Evaluation: per-utterance errors and the statistics of WER ratios across strategies and seeds."""
