@@ -186,8 +186,8 @@ def test_utterance_errors_add_up_to_score():
 def test_reading_trn_kaldi_text_and_sclite_output(tmp_path):
     ref = {"george-0-00": "ZERO", "theo-1-02": "ONE", "theo-2-03": "TWO"}
     hyp = {"george-0-00": "ZERO", "theo-1-02": "ONE ONE", "theo-2-03": "TEN"}
-    write_trn(ref, tmp_path / "ref.trn")
-    write_trn(hyp, tmp_path / "hyp.trn")
+    write_trn({u: t.split() for u, t in ref.items()}, tmp_path / "ref.trn")
+    write_trn({u: t.split() for u, t in hyp.items()}, tmp_path / "hyp.trn")
     from_trn = stats.errors_from_files(tmp_path / "ref.trn", tmp_path / "hyp.trn")
     assert from_trn == {"george-george-0-00": (0, 1), "theo-theo-1-02": (1, 1),
                         "theo-theo-2-03": (1, 1)}  # fmt: skip
