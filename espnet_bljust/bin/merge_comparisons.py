@@ -7,7 +7,7 @@ seeds later, or on several machines. Each part writes ``results.json``
     python -m espnet_bljust.bin.merge_comparisons --out_dir exp/compare_fsdd_sizes \\
         exp/compare_fsdd_l60 exp/compare_fsdd_ave exp/compare_fsdd_l300
 
-and writes ``results.md`` (the table and the goal lines), ``results.json``,
+and writes ``results.md`` (the table and the target lines), ``results.json``,
 ``RESULTS.md`` (with this command and the source folders) and the PNG plots,
 WER vs labeled utterances among them when the parts cover several sizes.
 

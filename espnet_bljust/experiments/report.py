@@ -1,4 +1,4 @@
-"""The comparison's tables, goal lines, plots and report files."""
+"""The comparison's tables, target lines, plots and report files."""
 
 import json
 import math
@@ -105,8 +105,8 @@ def paired_difference(diffs: Sequence[float]) -> str:
     return f"{mean:+.1f} ± {std:.1f} WER points (paired t = {t:.2f}, p = {p:.3f})"
 
 
-def goal_lines(runs: List[dict]) -> str:
-    """BL-JUST test WER over PT+FT and over supervised, against the issue's goal.
+def target_lines(runs: List[dict]) -> str:
+    """BL-JUST test WER over PT+FT and over supervised, against the targets.
 
     One line per (labeled set, checkpoint selection, baseline): the ratio of
     the mean WERs, then the per-seed paired difference (BL-JUST minus the
@@ -141,7 +141,7 @@ def goal_lines(runs: List[dict]) -> str:
                 lines.append(
                     f"- {labeled} labeled, {selection}: BL-JUST WER / {base} WER = "
                     f"{ours:.1f} / {theirs:.1f} = {ratio:.2f} "
-                    f"(goal ≤ {target}: {'met' if ratio <= target else 'not met'}){paired}"
+                    f"(target ≤ {target}: {'met' if ratio <= target else 'not met'}){paired}"
                 )
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -160,20 +160,20 @@ def _groups(runs: List[dict]) -> Dict:
 
 def write_report(runs: List[dict], out: Path, title: str, preamble: str,
                  iters_per_epoch: int, plots: bool = True) -> Dict[str, Path]:  # fmt: skip
-    """results.md (table and goal lines), results.json, RESULTS.md and (unless
+    """results.md (table and target lines), results.json, RESULTS.md and (unless
     ``plots`` is false) the PNGs in ``out``; RESULTS.md is ``title``, then
-    ``preamble`` (markdown: how the runs were made), then the table, goals and
+    ``preamble`` (markdown: how the runs were made), then the table, targets and
     images. Returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     table = results_table(runs)
-    goals = goal_lines(runs)
+    targets = target_lines(runs)
     paths = dict(table=out / "results.md", results=out / "RESULTS.md", json=out / "results.json")
-    paths["table"].write_text(table + ("\n" + goals if goals else ""))
+    paths["table"].write_text(table + ("\n" + targets if targets else ""))
     paths["json"].write_text(json.dumps(runs, indent=1))
     images = make_plots(runs, out, iters_per_epoch) if plots else {}
     paths.update(images)
     pictures = "".join(f"![{name}]({p.name})\n" for name, p in images.items())
-    paths["results"].write_text(f"### {title}\n\n{preamble}\n\n{table}\n{goals}\n{pictures}")
+    paths["results"].write_text(f"### {title}\n\n{preamble}\n\n{table}\n{targets}\n{pictures}")
     return paths
 
 

@@ -1,6 +1,6 @@
-"""The comparison table and goal lines from run dicts."""
+"""The comparison table and target lines from run dicts."""
 
-from espnet_bljust.experiments.report import goal_lines, mean_std, paired_difference, results_table
+from espnet_bljust.experiments.report import target_lines, mean_std, paired_difference, results_table
 
 
 def test_mean_std_over_seeds():
@@ -23,17 +23,17 @@ def _scored(strategy, seed, wer, wer_ave=None):
     return run
 
 
-def test_goal_lines_pair_the_seeds():
+def test_target_lines_pair_the_seeds():
     runs = [_scored("pt_ft", 1, 30.0), _scored("pt_ft", 2, 20.0), _scored("pt_ft", 3, 25.0),
             _scored("bljust", 1, 20.0), _scored("bljust", 2, 18.0),
             _scored("supervised", 1, 40.0)]  # fmt: skip
-    lines = goal_lines(runs).splitlines()
+    lines = target_lines(runs).splitlines()
     # ratio of the means over every finished seed; the pairs only where both ran
     assert lines[0].startswith("- 120 labeled, best dev checkpoint: BL-JUST WER / pt_ft WER = "
-                               "19.0 / 25.0 = 0.76 (goal ≤ 0.85: met)")  # fmt: skip
+                               "19.0 / 25.0 = 0.76 (target ≤ 0.85: met)")  # fmt: skip
     assert "per seed BL-JUST - pt_ft = -6.0 ± 5.7 WER points (paired t = -1.50, p = 0.374)" in lines[0]
     assert lines[0].endswith("better on 2 of 2 seeds")
-    assert "= 19.0 / 40.0 = 0.47 (goal ≤ 0.7: met); per seed BL-JUST - supervised = -20.0 " \
+    assert "= 19.0 / 40.0 = 0.47 (target ≤ 0.7: met); per seed BL-JUST - supervised = -20.0 " \
         "WER points, better on 1 of 1 seeds" in lines[1]
     assert len(lines) == 2  # no averaged decodes: no n-best lines
 
@@ -43,7 +43,7 @@ def test_paired_difference_without_spread():
     assert paired_difference([1.0, 3.0]).startswith("+2.0 ± 1.4 WER points (paired t = 2.00, p = 0.295)")
 
 
-def test_table_and_goals_carry_the_nbest_average():
+def test_table_and_targets_carry_the_nbest_average():
     runs = [_scored("pt_ft", 1, 30.0, 28.0), _scored("bljust", 1, 20.0, 14.0)]
     table = results_table(runs)
     assert "| test WER, n-best average (%) | test CER, n-best average (%) |" in table
@@ -52,18 +52,18 @@ def test_table_and_goals_carry_the_nbest_average():
     assert header.count("|") == rule.count("|")
     failed = results_table(runs + [dict(labeled=120, strategy="just", seed=1, ok=False)])
     assert "| 120 | just | 0/1 (failed) |" + " – |" * 11 in failed
-    lines = goal_lines(runs).splitlines()
+    lines = target_lines(runs).splitlines()
     assert any(line.startswith("- 120 labeled, n-best average: BL-JUST WER / pt_ft WER = "
                                "14.0 / 28.0 = 0.50") for line in lines)  # fmt: skip
 
 
-def test_table_and_goals_carry_the_lm_decoding():
+def test_table_and_targets_carry_the_lm_decoding():
     runs = [_scored("supervised", 1, 30.0), _scored("bljust", 1, 20.0)]
     runs[0].update(test_wer_lm=18.0, test_cer_lm=12.0, lm_weight=1.0)
     runs[1].update(test_wer_lm=9.0, test_cer_lm=8.0, lm_weight=2.0)
     table = results_table(runs)
     assert "| test WER, LM (%) | test CER, LM (%) | LM weight (dev) | best dev CER (%) |" in table
     assert "| 120 | bljust | 1 | 20.0 | 10.0 | 9.0 | 8.0 | 2 | 10.0 |" in table
-    lines = goal_lines(runs).splitlines()
+    lines = target_lines(runs).splitlines()
     assert any(line.startswith("- 120 labeled, best dev checkpoint + LM: BL-JUST WER / supervised "
-                               "WER = 9.0 / 18.0 = 0.50 (goal ≤ 0.7: met)") for line in lines)  # fmt: skip
+                               "WER = 9.0 / 18.0 = 0.50 (target ≤ 0.7: met)") for line in lines)  # fmt: skip
