@@ -135,6 +135,8 @@ class BLJUSTModel(ESPnetASRModel):
             unlabeled_speech: (B2, L2) for unsup_source="unlabeled".
             unlabeled_speech_lengths: (B2,)
         """
+        if "level" in kwargs:  # the keyword's former name: fail, never pass it on silently
+            raise TypeError("BLJUSTModel.forward: 'level' is now called 'objective'")
         if objective == "supervised":
             self._wer_ctc = None
             loss, stats, weight = super().forward(

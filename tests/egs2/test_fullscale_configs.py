@@ -165,9 +165,12 @@ def test_config_builds_and_each_level_steps(group, assets):
     loss_g.backward()
     assert len(grads_of(model, shared)) > 0
 
-    # Joint upper step f + gamma * g (labeled_shared: one masked pass for both).
+    # Joint upper step f + gamma * g; the configs' penalty: g on an unlabeled batch.
+    assert args.upper_unsup_source == "unlabeled"
     model.zero_grad()
-    (f, g), _, _ = model(**batch, objective="joint", unsup_source=args.upper_unsup_source)
+    unlabeled = dict(unlabeled_speech=batch["speech"].flip(0),
+                     unlabeled_speech_lengths=batch["speech_lengths"].flip(0))  # fmt: skip
+    (f, g), _, _ = model(**batch, objective="joint", unsup_source="unlabeled", **unlabeled)
     assert torch.isfinite(f) and torch.isfinite(g)
     (f + 0.5 * g).backward()
     assert all(torch.isfinite(gr).all() for gr in grads_of(model, shared))

@@ -137,7 +137,7 @@ def test_same_seed_same_initial_weights_and_data_order(split, tmp_path):
 
 def test_f_reads_the_unmasked_pass_under_the_protocol(split, tmp_path):
     """A bljust run the protocol builds: in its upper step f is the supervised
-    loss of the clean labeled pass (equal to level="supervised"), not of the
+    loss of the clean labeled pass (equal to objective="supervised"), not of the
     masked pass that labeled_shared would give it; g reads the unlabeled batch."""
     from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
     from espnet2.train.distributed_utils import DistributedOption
@@ -154,10 +154,10 @@ def test_f_reads_the_unmasked_pass_under_the_protocol(split, tmp_path):
     factory = BLJUSTTask.build_iter_factory(args, DistributedOption(), "train")
     labeled, unlabeled = next(factory.labeled)[1], next(factory.unlabeled)[1]
     with torch.no_grad():
-        clean, _, _ = model(**labeled, level="supervised")
-        (f, g), _, _ = model(**labeled, level="joint", unsup_source=args.upper_unsup_source,
+        clean, _, _ = model(**labeled, objective="supervised")
+        (f, g), _, _ = model(**labeled, objective="joint", unsup_source=args.upper_unsup_source,
                              unlabeled_speech=unlabeled["speech"],
                              unlabeled_speech_lengths=unlabeled["speech_lengths"])  # fmt: skip
-        (f_masked, _), _, _ = model(**labeled, level="joint", unsup_source="labeled_shared")
+        (f_masked, _), _, _ = model(**labeled, objective="joint", unsup_source="labeled_shared")
     assert torch.equal(f, clean) and torch.isfinite(g)
     assert not torch.equal(f_masked, clean)  # the masked pass does differ
