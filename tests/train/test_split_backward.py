@@ -36,7 +36,9 @@ def build(data, tmp_path, *extra):
 
 
 def once(batch):
-    return iter([(None, batch)])
+    """A stream of one batch, as the trainer's streams yield it: (utterance ids, batch)."""
+    uids = [f"utt{i}" for i in range(len(batch["speech"]))]
+    return iter([(uids, batch)])
 
 
 def seed_all(seed=1):
