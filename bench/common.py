@@ -171,8 +171,9 @@ def train_epoch(t: argparse.Namespace, epoch: int) -> float:
 
 
 def once(batch: dict):
-    """A stream that hands out ``batch`` once, as the step runner reads it."""
-    return iter([(None, batch)])
+    """A stream that hands out ``batch`` once, as the step runner reads it:
+    (utterance ids, batch)."""
+    return iter([([f"utt{i}" for i in range(len(batch["speech"]))], batch)])
 
 
 # --------------------------------------------------------------- decoding

@@ -22,7 +22,9 @@ def phase_unit(value: str) -> str:
         if value in _warned:
             return new
         _warned.add(value)
-        logging.warning(
+        # a module logger: the root logger's logging.warning would configure
+        # logging at WARNING before espnet2 sets --log_level (INFO lines lost)
+        logging.getLogger(__name__).warning(
             f"--phase_unit {value} is deprecated: it counts ticks of the phase plan, "
             f"not optimizer steps; write --phase_unit {new}"
         )

@@ -58,10 +58,30 @@ def atomic_save(obj: Any, path: Union[str, Path], save: Callable = torch.save) -
         raise CheckpointError(
             f"cannot save {path}: {e.strerror or e}; the previous {path.name} is kept"
         ) from e
+    except RuntimeError as e:  # torch's zip writer hides the failed write's OSError
+        cause = _write_error(tmp)
+        if cause is None:
+            raise
+        raise CheckpointError(
+            f"cannot save {path}: {cause.strerror or cause}; the previous {path.name} is kept"
+        ) from e
     finally:
         if tmp.exists():
             tmp.unlink()
     _fsync_dir(path.parent)
+
+
+def _write_error(tmp: Path) -> Optional[OSError]:
+    """The OSError (disk full, file too large, ...) that one more byte written to
+    ``tmp`` raises, or None where the file takes it."""
+    try:
+        with open(tmp, "ab") as f:
+            f.write(b"\0")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return e
+    return None
 
 
 def clean_temporaries(output_dir: Union[str, Path]) -> List[Path]:
