@@ -144,7 +144,9 @@ def test_stages_by_asr_sh_numbers(full_run):
     assert not (recipe / "dump" / "raw" / "train_unlabeled" / "text").exists()
     # 5: espnet2's tokenize_text token list of the labeled text, and text shapes
     tokens = lines(recipe / "data" / "token_list" / "char" / "tokens.txt")
-    assert tokens[:3] == ["<blank>", "<unk>", "<space>"] and tokens[-1] == "<sos/eos>"
+    # espnet2.bin.tokenize_text orders the characters by frequency in the labeled text
+    assert tokens[:2] == ["<blank>", "<unk>"] and tokens[-1] == "<sos/eos>"
+    assert "<space>" in tokens
     text = recipe / "dump" / "raw" / "train_labeled_sp" / "text"
     assert {c for x in lines(text) for c in x.split(maxsplit=1)[1] if c != " "} == set(tokens[3:-1])
     shape = dict(x.split() for x in lines(text.parent / "text_shape.char"))
