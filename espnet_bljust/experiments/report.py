@@ -81,7 +81,7 @@ def results_table(runs: List[dict]) -> str:
     return header + "\n".join(rows) + "\n"
 
 
-GOALS = (("pt_ft", 0.85), ("supervised", 0.7))
+TARGETS = (("pt_ft", 0.85), ("supervised", 0.7))
 SELECTIONS = (
     ("test_wer", "best dev checkpoint"), ("test_wer_ave", "n-best average"),
     ("test_wer_lm", "best dev checkpoint + LM"), ("test_wer_lm_ave", "n-best average + LM"),
@@ -126,7 +126,7 @@ def target_lines(runs: List[dict]) -> str:
             if not bl:
                 continue
             ours = statistics.fmean(bl.values())
-            for base, target in GOALS:
+            for base, target in TARGETS:
                 theirs = statistics.fmean(by_seed[base].values()) if by_seed[base] else 0.0
                 if theirs <= 0:
                     continue
