@@ -14,10 +14,13 @@ $(PY):
 
 # uv resolves and installs the pinned torch/torchaudio/espnet set in about a
 # minute; plain pip has been seen to refuse a URL dependency of espnet.
+# --compile-bytecode writes every module's .pyc at install: where nothing may
+# write them later (PYTHONDONTWRITEBYTECODE, a read-only venv) each Python
+# process would otherwise compile espnet2 afresh (about 7 s per process).
 $(STAMP): setup.py | $(PY)
 	$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --upgrade >/dev/null
 	$(PY) -m pip install -q uv
-	$(PY) -m uv pip install --python $(PY) -e ".[test]"
+	$(PY) -m uv pip install --python $(PY) --compile-bytecode -e ".[test]"
 	touch $(STAMP)
 
 # espeak-ng and sox make the demo corpus (the recipe test skips without them).

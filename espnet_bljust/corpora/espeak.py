@@ -29,6 +29,9 @@ OBJECTS = ["CAT", "DOG", "MAP", "SUN", "BOX", "KEY", "PEN", "CUP", "BOOK", "LAMP
 TRAIN_VOICES = ["en-us", "en", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc"]
 TEST_VOICES = ["en-gb-scotland", "en-029"]
 VARIANTS = ["m1", "m3", "m5", "f1", "f3", "f4"]
+# Held-out dev speakers (``dev_speakers="held_out"``): the training accents with
+# variants no training speaker uses, i.e. new voices of seen accents.
+DEV_VARIANTS = ["m2", "m4", "f2", "f5"]
 
 
 def make_sentence(rng: random.Random) -> str:
@@ -49,11 +52,12 @@ def make_sentence(rng: random.Random) -> str:
     return " ".join([command, *colour, rng.choice(OBJECTS)])
 
 
-def make_speakers(voices: List[str], rng: random.Random) -> Dict[str, Tuple[str, int, int]]:
+def make_speakers(voices: List[str], rng: random.Random,
+                  variants: List[str] = VARIANTS) -> Dict[str, Tuple[str, int, int]]:  # fmt: skip
     """speaker id -> (espeak voice, speed in wpm, pitch 0-99)."""
     speakers = {}
     for voice in voices:
-        for variant in VARIANTS:
+        for variant in variants:
             spk = f"{voice.replace('-', '')}{variant}"
             speakers[spk] = (f"{voice}+{variant}", rng.randint(130, 190), rng.randint(30, 70))
     return speakers
@@ -89,8 +93,16 @@ def make_corpus(
     num_test: int = 60,
     seed: int = 0,
     jobs: int = 2,
+    dev_speakers: str = "train",
 ) -> Dict[str, Path]:
-    """Synthesize the corpus and write train_labeled, train_unlabeled, dev, test."""
+    """Synthesize the corpus and write train_labeled, train_unlabeled, dev, test.
+
+    ``dev_speakers``: "train" (dev from the training speakers) or "held_out"
+    (dev from speakers in no training stream and not in test: the training
+    accents with :data:`DEV_VARIANTS`, so that tuning on dev rewards new voices).
+    """
+    if dev_speakers not in ("train", "held_out"):
+        raise ValueError(f"dev_speakers: 'train' or 'held_out', got {dev_speakers!r}")
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise RuntimeError(
@@ -99,10 +111,13 @@ def make_corpus(
     rng = random.Random(seed)
     train_spk = make_speakers(TRAIN_VOICES, rng)
     test_spk = make_speakers(TEST_VOICES, rng)
+    dev_spk = train_spk
+    if dev_speakers == "held_out":
+        dev_spk = make_speakers(TRAIN_VOICES, rng, DEV_VARIANTS)
     plan = {
         "train_labeled": (num_labeled, train_spk, True),
         "train_unlabeled": (num_unlabeled, train_spk, False),
-        "dev": (num_dev, train_spk, True),
+        "dev": (num_dev, dev_spk, True),
         "test": (num_test, test_spk, True),
     }
     audio_dir = Path(audio_dir).resolve()
@@ -132,6 +147,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_test", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nj", type=int, default=2)
+    parser.add_argument("--dev_speakers", choices=("train", "held_out"), default="train",
+                        help="dev from the training speakers, or from held-out voices "
+                        "of the training accents")
     return parser
 
 
@@ -139,7 +157,7 @@ def main(cmd=None):
     args = get_parser().parse_args(cmd)
     dirs = make_corpus(
         args.out, args.audio_dir, args.num_labeled, args.num_unlabeled,
-        args.num_dev, args.num_test, args.seed, args.nj,
+        args.num_dev, args.num_test, args.seed, args.nj, args.dev_speakers,
     )  # fmt: skip
     for name, path in dirs.items():
         n = sum(1 for _ in open(path / "wav.scp", encoding="utf-8"))

@@ -118,13 +118,28 @@ def check(raw: dict) -> List[str]:
     if lm is not None and (not isinstance(lm, dict) or not lm.get("config")
                            or not lm.get("weights") or any(w <= 0 for w in lm["weights"])):  # fmt: skip
         problems.append("lm: null, or {config, weights (each > 0), beam_size}")
-    corpus = raw["corpus"]
-    if not isinstance(corpus, dict) or corpus.get("split") not in ("unseen", "prepared"):
-        problems.append("corpus.split: 'unseen' (with fsdd) or 'prepared' (with data_dir)")
-    elif corpus.get({"unseen": "fsdd", "prepared": "data_dir"}[corpus["split"]]) is None:
-        problems.append(f"corpus: split {corpus['split']} needs "
-                        f"{ {'unseen': 'fsdd', 'prepared': 'data_dir'}[corpus['split']]}")
-    return problems
+    return problems + _check_corpus(raw["corpus"])
+
+
+# corpus.split -> the key it needs (None: the corpus is synthesized)
+SPLITS = {"unseen": "fsdd", "prepared": "data_dir", "espeak": None}
+ESPEAK_SIZES = ("num_labeled", "num_unlabeled", "num_dev", "num_test")
+
+
+def _check_corpus(corpus) -> List[str]:
+    if not isinstance(corpus, dict) or corpus.get("split") not in SPLITS:
+        return ["corpus.split: 'unseen' (with fsdd), 'prepared' (with data_dir) or "
+                "'espeak' (the demo corpus, with num_labeled, num_unlabeled, num_dev, num_test)"]
+    needed = SPLITS[corpus["split"]]
+    if needed and corpus.get(needed) is None:
+        return [f"corpus: split {corpus['split']} needs {needed}"]
+    if corpus["split"] == "espeak":
+        bad = [k for k in ESPEAK_SIZES if not (isinstance(corpus.get(k), int) and corpus[k] > 0)]
+        if bad:
+            return [f"corpus: split espeak needs positive integers {', '.join(bad)}"]
+        if corpus.get("dev_speakers", "held_out") not in ("train", "held_out"):
+            return ["corpus.dev_speakers: 'train' or 'held_out'"]
+    return []
 
 
 def _check_tuning(tuning) -> List[str]:

@@ -26,7 +26,7 @@ from espnet_bljust.experiments.argv import budget_argv, train_argv
 from espnet_bljust.experiments.budget import plan_for_budget
 from espnet_bljust.experiments.protocol import Protocol, ProtocolError, Trial, load_protocol, stamp
 from espnet_bljust.experiments.schedule import exit_on_sigterm, run_jobs
-from espnet_bljust.experiments.splits import prepare_split_dir, prepare_unseen_fsdd
+from espnet_bljust.experiments.splits import prepare_espeak, prepare_split_dir, prepare_unseen_fsdd
 
 JOBS = "espnet_bljust.experiments.protocol_jobs"
 
@@ -38,6 +38,10 @@ def prepare_data(protocol: Protocol, out: Path) -> Path:
         return prepare_unseen_fsdd(protocol.repo_path(corpus["fsdd"]), out / "data",
                                    corpus["test_speakers"], corpus["dev_speakers"],
                                    corpus.get("labeled_takes", 4), corpus.get("dev_takes", 30))
+    if corpus["split"] == "espeak":
+        return prepare_espeak(out / "corpus", out / "data", **{
+            k: corpus[k] for k in ("num_labeled", "num_unlabeled", "num_dev", "num_test")},
+            seed=corpus.get("seed", 0), dev_speakers=corpus.get("dev_speakers", "held_out"))
     return prepare_split_dir(protocol.repo_path(corpus["data_dir"]), out / "data")
 
 

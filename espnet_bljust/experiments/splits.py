@@ -85,6 +85,20 @@ def prepare_split_dir(src: Path, out: Path) -> Path:
     return out
 
 
+def prepare_espeak(corpus: Path, out: Path, num_labeled: int, num_unlabeled: int,
+                   num_dev: int, num_test: int, seed: int = 0,
+                   dev_speakers: str = "held_out") -> Path:  # fmt: skip
+    """The demo corpus (:func:`~espnet_bljust.corpora.espeak.make_corpus`)
+    synthesized under ``corpus`` (audio and lists; audio already there is
+    reused), then :func:`prepare_split_dir` into ``out``."""
+    from espnet_bljust.corpora.espeak import make_corpus
+
+    corpus = Path(corpus)
+    make_corpus(corpus / "data", corpus / "wav", num_labeled, num_unlabeled, num_dev, num_test,
+                seed, dev_speakers=dev_speakers)  # fmt: skip
+    return prepare_split_dir(corpus / "data", out)
+
+
 def num_utts(data_dir: Path) -> int:
     with open(Path(data_dir) / "wav.scp", encoding="utf-8") as f:
         return sum(1 for line in f if line.strip())

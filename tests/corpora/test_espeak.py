@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from espnet_bljust.corpora.espeak import (
-    COLORS, COMMANDS, OBJECTS, TEST_VOICES, TRAIN_VOICES, make_corpus, make_sentence,
+    COLORS, COMMANDS, DEV_VARIANTS, OBJECTS, TEST_VOICES, VARIANTS, TRAIN_VOICES, make_corpus, make_sentence,
 )
 from espnet_bljust.corpora.fsdd import DIGITS
 
@@ -48,6 +48,22 @@ def test_test_voices_are_held_out(tmp_path):
     trained = accents["train_labeled"] | accents["train_unlabeled"] | accents["dev"]
     assert accents["test"] and not accents["test"] & trained
     assert accents["test"] <= {voice.replace("-", "") for voice in TEST_VOICES}
+
+
+def _speakers(path):
+    return {line.split()[1] for line in (path / "utt2spk").read_text().splitlines()}
+
+
+def test_held_out_dev_speakers_are_new_voices_of_the_training_accents(tmp_path):
+    dirs = make_corpus(tmp_path / "data", tmp_path / "wav", num_labeled=36, num_unlabeled=2,
+                       num_dev=24, num_test=2, seed=0, jobs=2, dev_speakers="held_out")  # fmt: skip
+    trained = _speakers(dirs["train_labeled"]) | _speakers(dirs["train_unlabeled"])
+    dev, test = _speakers(dirs["dev"]), _speakers(dirs["test"])
+    assert len(dev) == len(TRAIN_VOICES) * len(DEV_VARIANTS)  # 24 utterances, one per speaker
+    assert not dev & trained and not dev & test and not set(DEV_VARIANTS) & set(VARIANTS)
+    assert {spk[:-2] for spk in dev} == {spk[:-2] for spk in trained}  # the accents are seen
+    with pytest.raises(ValueError, match="dev_speakers"):
+        make_corpus(tmp_path / "x", tmp_path / "wx", 1, 1, 1, 1, dev_speakers="test")
 
 
 def test_grammar_uses_whole_words_of_its_vocabulary():

@@ -8,6 +8,7 @@ from espnet_bljust.experiments.argv import REPO
 from espnet_bljust.experiments.protocol import ProtocolError, load_protocol
 
 PROTOCOL = REPO / "egs2" / "fsdd" / "bljust1" / "conf" / "protocol.yaml"
+DEMO_PROTOCOL = REPO / "egs2" / "demo" / "bljust1" / "conf" / "protocol.yaml"
 
 
 def test_the_committed_protocol():
@@ -19,6 +20,35 @@ def test_the_committed_protocol():
     assert protocol.raw["upper_unsup_source"] == "unlabeled"
     assert protocol.max_average() == 5 and len(protocol.sha256) == 64
     assert protocol.repo_path(protocol.raw["config"]).is_file()
+
+
+def test_the_committed_demo_protocol_is_the_same_comparison():
+    """The demo corpus's protocol differs from FSDD's in the corpus, config,
+    budget and LM only: same strategies, trials, seeds and penalty."""
+    demo, fsdd = load_protocol(DEMO_PROTOCOL), load_protocol(PROTOCOL)
+    assert demo.raw["corpus"]["split"] == "espeak"
+    assert demo.raw["corpus"]["dev_speakers"] == "held_out"
+    assert demo.raw["corpus"]["num_test"] >= 1000 and demo.raw["corpus"]["num_dev"] >= 300
+    assert demo.strategies == fsdd.strategies and demo.seeds == fsdd.seeds
+    assert demo.raw["tuning"]["trials"] == fsdd.raw["tuning"]["trials"]
+    assert demo.raw["upper_unsup_source"] == "unlabeled"
+    for key in ("config",):
+        assert demo.repo_path(demo.raw[key]).is_file()
+    assert demo.repo_path(demo.raw["lm"]["config"]).is_file()
+
+
+def test_an_espeak_corpus_needs_its_sizes(tmp_path):
+    def edit(raw):
+        raw["corpus"] = {"split": "espeak", "num_labeled": 10, "num_unlabeled": 0,
+                         "num_dev": 5, "dev_speakers": "test"}
+
+    with pytest.raises(ProtocolError, match="split espeak needs positive integers "
+                       "num_unlabeled, num_test"):  # fmt: skip
+        load_protocol(_write(tmp_path, edit))
+    path = _write(tmp_path, lambda raw: edit(raw) or raw["corpus"].update(
+        num_unlabeled=20, num_test=5))
+    with pytest.raises(ProtocolError, match="corpus.dev_speakers"):
+        load_protocol(path)
 
 
 def _write(tmp_path, edit):
