@@ -6,8 +6,13 @@ import json
 import os
 import re
 
+import pytest
+
 from espnet_bljust.bin import compare_strategies, merge_comparisons
+from espnet_bljust.bin.score import score
 from espnet_bljust.experiments.argv import REPO
+from espnet_bljust.experiments.decoding import read_text
+from espnet_bljust.experiments.report import best_dev_cer
 from espnet_bljust.experiments.splits import SPLIT_SETS
 
 SMALL_MODEL = ("--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
@@ -29,12 +34,15 @@ def test_harness_end_to_end(fsdd_root, tmp_path):
     table = paths["table"].read_text()
     rows = [line for line in table.splitlines() if re.match(r"\| 20 \| (supervised|bljust) \|", line)]
     assert len(rows) == 2, table
+    runs = {r["strategy"]: r for r in json.loads(paths["json"].read_text())}
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        wer, cer, dev = (float(c) for c in cells[3:6])
-        assert wer >= 0 and cer >= 0 and 0 <= dev
+        run = runs[cells[1]]
+        # the table's cells are the run's scored test WER/CER and best dev CER
+        assert [float(c) for c in cells[3:5]] == [round(run["test_wer"], 1),
+                                                 round(run["test_cer"], 1)]  # fmt: skip
+        assert float(cells[5]) == round(best_dev_cer(run["epochs"]), 1)
         assert cells[6] == "4"  # ticks: the same budget for both
-    runs = {r["strategy"]: r for r in json.loads(paths["json"].read_text())}
     assert runs["supervised"]["lower_steps"] == 0 and runs["supervised"]["upper_steps"] == 4
     # bljust: 1 exploration tick (0.2 x 4, rounded), 3 joint ticks (K=1), fine-tune 0
     assert runs["bljust"]["lower_steps"] == 4 and runs["bljust"]["upper_steps"] == 3
@@ -86,9 +94,11 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
     assert run["test_utts"] == 10
     # the average of the 2 best dev checkpoints was decoded too
     assert run["checkpoint_ave"] == "valid.cer_ctc.ave_2best.pth"
-    assert "--keep_nbest_models" in run["argv"] and run["test_wer_ave"] >= 0
+    assert "--keep_nbest_models" in run["argv"]
     hyps = (tmp_path / "cmp" / "l10" / "pt_ft_seed1" / "decode_test_valid.cer_ctc.ave_2best" / "text")
     assert len(hyps.read_text().splitlines()) == 10
+    ref = read_text(tmp_path / "cmp" / "data" / "test" / "text")
+    assert run["test_wer_ave"] == pytest.approx(score(ref, read_text(hyps))["wer"])
     assert f"Strategy comparison on {src}" in paths["results"].read_text()
 
     # --lm_config on the finished run and a new one: an LM on the 10 labeled transcripts
@@ -113,8 +123,10 @@ def test_harness_on_a_prepared_split(fsdd_root, tmp_path):
         grown = scored["1"] < scored["0.5"]
         assert set(scored) == ({"0.5", "1", "2"} if grown else {"0.5", "1"})
         assert one["lm_weight"] == min(map(float, scored), key=lambda w: (scored[f"{w:g}"], w))
-        assert 0 <= one["test_wer_lm"] <= 100 and 0 <= one["test_wer_lm_ave"] <= 100
         exp = tmp_path / "cmp" / "l10" / f"{one['strategy']}_seed1"
+        ref = read_text(tmp_path / "cmp" / "data" / "test" / "text")
+        for sub, key in (("decode_test_lm", "test_wer_lm"), ("decode_test_ave_lm", "test_wer_lm_ave")):
+            assert one[key] == pytest.approx(score(ref, read_text(exp / sub / "text"))["wer"]), key
         dev_dirs = [f"decode_dev_lm{w}" for w in scored]
         for sub in ["decode_test_lm", "decode_test_ave_lm"] + dev_dirs:
             assert len((exp / sub / "text").read_text().splitlines()) == 10, sub

@@ -7,7 +7,9 @@ import pytest
 import torch
 import yaml
 
+from espnet_bljust.bin.score import score
 from espnet_bljust.experiments import protocol_run
+from espnet_bljust.experiments.decoding import read_text
 from espnet_bljust.experiments.protocol import load_protocol
 from espnet_bljust.experiments.protocol_jobs import decode_test_set
 
@@ -69,8 +71,13 @@ def test_protocol_end_to_end(split, tmp_path, capsys):
     for run in runs:
         test = run["test"]
         assert test["protocol_sha256"] == choices["protocol_sha256"]
-        assert test["test_utts"] == 20 and 0 <= test["test_wer_lm"] <= 100
         exp = out / "final" / f"{run['strategy']}_seed{run['seed']}"
+        # the recorded WERs are those of the decoded test hypotheses
+        ref = read_text(out / "data" / "test" / "text")
+        assert test["test_utts"] == len(ref) == 20
+        for sub, key in (("decode_test", "test_wer"), ("decode_test_lm", "test_wer_lm")):
+            hyp = read_text(exp / sub / "text")
+            assert set(hyp) == set(ref) and test[key] == pytest.approx(score(ref, hyp)["wer"])
         # test decoded after the choices were fixed, once
         for sub in ("decode_test", "decode_test_lm"):
             assert (exp / sub / "text").stat().st_mtime_ns > fixed_at
