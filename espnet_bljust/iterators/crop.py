@@ -1,0 +1,133 @@
+"""Crop the unlabeled stream's long utterances to a maximum length (opt-in).
+
+A mini-batch's activations grow with its longest utterance (self-attention
+with its square), and an unlabeled set often holds longer clips than the
+labeled one (FSDD: 2.3 s against 0.87 s at most). As wav2vec 2.0 pre-training
+crops clips above its maximum sample size, each unlabeled utterance longer
+than ``max_length`` samples is cut to a window of ``max_length`` samples at a
+random offset; shorter ones are kept whole. The offset is drawn from
+(seed, pass, utterance id): the same run crops alike after a resume and on
+every process, and each pass over the stream sees other windows.
+
+Kept here rather than in a preprocessor class: the offset needs the stream's
+pass index, which only the batch stream knows.
+"""
+
+import argparse
+import zlib
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from typeguard import typechecked
+
+from espnet_bljust.iterators.batch_bins import shape_lengths
+
+AUTO = "auto"
+
+
+def max_length_option(value: Union[str, int, None]) -> Optional[str]:
+    """argparse type of ``--unlabeled_max_length``: 'auto', a positive number
+    of samples (as a string), or None for 'none' (no crop)."""
+    text = "none" if value is None else str(value).strip().lower()
+    if text in ("none", "null", ""):
+        return None
+    if text == AUTO:
+        return AUTO
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected 'auto', 'none' or a positive number of samples"
+        )
+    return str(int(text))
+
+
+@typechecked
+def resolve_max_length(
+    value: Union[str, int, None], labeled_shape_file: str
+) -> Optional[int]:
+    """The crop length in samples: ``value`` as a number, or with 'auto' the
+    labeled stream's longest utterance (from its speech shape file)."""
+    value = max_length_option(value)
+    if value is None:
+        return None
+    if value == AUTO:
+        return max(shape_lengths(labeled_shape_file).values())
+    return int(value)
+
+
+@typechecked
+def crop_offset(uid: str, length: int, max_length: int, seed: int, pass_index: int) -> int:
+    """Start of the kept window of an utterance of ``length`` samples:
+    0 when it fits, else uniform in [0, length - max_length], drawn from
+    (seed, pass_index, uid)."""
+    if length <= max_length:
+        return 0
+    key = [seed % 2**32, pass_index % 2**32, zlib.crc32(uid.encode("utf-8"))]
+    return int(np.random.default_rng(key).integers(0, length - max_length + 1))
+
+
+def cropped_lengths(lengths: Dict[str, int], max_length: Optional[int]) -> Dict[str, int]:
+    """{uid: length after the crop}."""
+    if max_length is None:
+        return dict(lengths)
+    return {uid: min(n, max_length) for uid, n in lengths.items()}
+
+
+class CroppingCollate:
+    """A collate function that first crops ``name`` (speech, (L,) or (L, C))
+    of every utterance to ``max_length`` samples, then calls ``collate_fn``.
+
+    A BatchStream calls :meth:`for_pass` once per pass to get the collate
+    function of that pass (the offsets depend on it).
+
+    Args:
+        collate_fn: espnet2's collate function, e.g. CommonCollateFn.
+        max_length: the longest utterance kept, in samples.
+        seed: the run's seed.
+        pass_index: the stream's pass the batches belong to.
+        name: the data name to crop.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        collate_fn,
+        max_length: int,
+        seed: int,
+        pass_index: int = 0,
+        name: str = "speech",
+    ):
+        if max_length <= 0:
+            raise ValueError(f"max_length must be positive, got {max_length}")
+        self.collate_fn = collate_fn
+        self.max_length = max_length
+        self.seed = seed
+        self.pass_index = pass_index
+        self.name = name
+
+    def for_pass(self, pass_index: int) -> "CroppingCollate":
+        return CroppingCollate(
+            self.collate_fn, self.max_length, self.seed, pass_index, self.name
+        )
+
+    def crop(
+        self, data: Sequence[Tuple[str, Dict[str, np.ndarray]]]
+    ) -> List[Tuple[str, Dict[str, np.ndarray]]]:
+        """The utterances with ``name`` cut to at most ``max_length`` samples."""
+        out = []
+        for uid, values in data:
+            speech = values[self.name]
+            start = crop_offset(uid, len(speech), self.max_length, self.seed, self.pass_index)
+            if len(speech) > self.max_length:
+                values = dict(values)
+                values[self.name] = speech[start : start + self.max_length]
+            out.append((uid, values))
+        return out
+
+    def __call__(self, data: Sequence[Tuple[str, Dict[str, np.ndarray]]]):
+        return self.collate_fn(self.crop(data))
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(max_length={self.max_length}, seed={self.seed}, "
+            f"pass_index={self.pass_index}, collate_fn={self.collate_fn!r})"
+        )
