@@ -231,6 +231,14 @@ class BLJUSTTask(ASRTask):
             "back to an older one when the newest cannot be read. 0: only "
             "checkpoint.pth",
         )
+        group.add_argument(
+            "--malloc_trim",
+            type=str2bool,
+            default=False,
+            help="After every optimizer step, give the free pages of glibc's heap "
+            "back to the system (malloc_trim; no-op without glibc): lower peak "
+            "memory when batch shapes vary, same numbers",
+        )
         add_check_arguments(group)
         group.add_argument(
             "--resume_allow_changes",

@@ -16,6 +16,7 @@ from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
 from espnet2.torch_utils.device_funcs import to_device
 
 from espnet_bljust.train.diagnostics import gradient_cosine
+from espnet_bljust.train.heap import trim_heap
 from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
 from espnet_bljust.train.step_guard import StepGuard
 
@@ -172,6 +173,8 @@ class StepRunner:
         if self.scaler is not None:
             self.scaler.update()
         self.core.zero_grad(set_to_none=True)
+        if self.options.malloc_trim:
+            trim_heap()
         stats = {k: sum(v) / len(v) for k, v in collected.items()}
         stats["grad_norm"] = float(grad_norm)
         if stepped:
