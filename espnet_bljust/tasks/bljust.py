@@ -235,9 +235,10 @@ class BLJUSTTask(ASRTask):
             "--malloc_trim",
             type=str2bool,
             default=False,
-            help="After every optimizer step, give the free pages of glibc's heap "
-            "back to the system (malloc_trim; no-op without glibc): lower peak "
-            "memory when batch shapes vary, same numbers",
+            help="After every optimizer step and between the upper step's f and g "
+            "passes, give the free pages of glibc's heap back to the system "
+            "(malloc_trim; no-op without glibc): lower peak memory when batch "
+            "shapes vary, same numbers",
         )
         add_check_arguments(group)
         group.add_argument(

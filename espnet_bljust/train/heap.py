@@ -1,4 +1,4 @@
-"""Return the free pages of the C heap to the system between optimizer steps.
+"""Return the free pages of the C heap to the system between passes.
 
 Mini-batches of many different shapes (an unlabeled stream of varied
 lengths) leave free holes in glibc's heap that the next, differently shaped

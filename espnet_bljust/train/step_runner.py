@@ -128,7 +128,7 @@ class StepRunner:
             if isinstance(loss, torch.Tensor):
                 self.backward(loss / accum)
             else:  # loss parts, each forward after the previous one's backward
-                backward_in_parts(self.model, loss, lambda part: self.backward(part / accum))
+                backward_in_parts(self.model, loss, lambda part: self.backward_part(part / accum))
             for key, value in stats.items():
                 value = _scalar(value)
                 if value is not None:
@@ -186,6 +186,13 @@ class StepRunner:
         if self.scaler is not None:
             loss = self.scaler.scale(loss)
         loss.backward()
+
+    def backward_part(self, loss: torch.Tensor) -> None:
+        """Back-propagate one part of a loss; with ``--malloc_trim`` the heap
+        pages its graph freed go back before the next part's forward."""
+        self.backward(loss)
+        if self.options.malloc_trim:
+            trim_heap()
 
     # -------------------------------------------------------------- the steps
     def lower_step(self, unlabeled) -> Tuple[bool, Dict]:
