@@ -18,6 +18,7 @@ import zlib
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 from typeguard import typechecked
 
 from espnet_bljust.iterators.batch_bins import shape_lengths
@@ -65,39 +66,58 @@ def crop_offset(uid: str, length: int, max_length: int, seed: int, pass_index: i
     return int(np.random.default_rng(key).integers(0, length - max_length + 1))
 
 
-def cropped_lengths(lengths: Dict[str, int], max_length: Optional[int]) -> Dict[str, int]:
-    """{uid: length after the crop}."""
-    if max_length is None:
-        return dict(lengths)
-    return {uid: min(n, max_length) for uid, n in lengths.items()}
+def bucket_length(length: int, multiple: int, max_length: Optional[int]) -> int:
+    """``length`` rounded up to a multiple of ``multiple`` (0: kept), never
+    above ``max_length``."""
+    if multiple > 0:
+        length = -(-length // multiple) * multiple
+    return length if max_length is None else min(length, max_length)
+
+
+def cropped_lengths(
+    lengths: Dict[str, int], max_length: Optional[int], multiple: int = 0
+) -> Dict[str, int]:
+    """{uid: padded length in a batch after the crop and the bucket padding}."""
+    return {
+        uid: bucket_length(min(n, max_length or n), multiple, max_length)
+        for uid, n in lengths.items()
+    }
 
 
 class CroppingCollate:
     """A collate function that first crops ``name`` (speech, (L,) or (L, C))
-    of every utterance to ``max_length`` samples, then calls ``collate_fn``.
+    of every utterance to ``max_length`` samples, then calls ``collate_fn``,
+    then pads the batch's ``name`` (B, L) to a multiple of ``length_multiple``
+    (at most ``max_length``), so that the stream has few distinct batch shapes.
 
     A BatchStream calls :meth:`for_pass` once per pass to get the collate
     function of that pass (the offsets depend on it).
 
     Args:
         collate_fn: espnet2's collate function, e.g. CommonCollateFn.
-        max_length: the longest utterance kept, in samples.
+        max_length: the longest utterance kept, in samples (None: no crop).
         seed: the run's seed.
         pass_index: the stream's pass the batches belong to.
         name: the data name to crop.
+        length_multiple: pad the batch to a multiple of this many samples
+            (0: to its longest utterance, as espnet2 does).
     """
 
     @typechecked
     def __init__(
         self,
         collate_fn,
-        max_length: int,
+        max_length: Optional[int],
         seed: int,
         pass_index: int = 0,
         name: str = "speech",
+        length_multiple: int = 0,
     ):
-        if max_length <= 0:
+        if max_length is not None and max_length <= 0:
             raise ValueError(f"max_length must be positive, got {max_length}")
+        if length_multiple < 0:
+            raise ValueError(f"length_multiple must be >= 0, got {length_multiple}")
+        self.length_multiple = length_multiple
         self.collate_fn = collate_fn
         self.max_length = max_length
         self.seed = seed
@@ -106,13 +126,16 @@ class CroppingCollate:
 
     def for_pass(self, pass_index: int) -> "CroppingCollate":
         return CroppingCollate(
-            self.collate_fn, self.max_length, self.seed, pass_index, self.name
-        )
+            self.collate_fn, self.max_length, self.seed, pass_index, self.name,
+            self.length_multiple,
+        )  # fmt: skip
 
     def crop(
         self, data: Sequence[Tuple[str, Dict[str, np.ndarray]]]
     ) -> List[Tuple[str, Dict[str, np.ndarray]]]:
         """The utterances with ``name`` cut to at most ``max_length`` samples."""
+        if self.max_length is None:
+            return list(data)
         out = []
         for uid, values in data:
             speech = values[self.name]
@@ -124,10 +147,17 @@ class CroppingCollate:
         return out
 
     def __call__(self, data: Sequence[Tuple[str, Dict[str, np.ndarray]]]):
-        return self.collate_fn(self.crop(data))
+        uids, batch = self.collate_fn(self.crop(data))
+        speech = batch[self.name]  # (B, L) or (B, L, C)
+        target = bucket_length(speech.size(1), self.length_multiple, self.max_length)
+        if target > speech.size(1):
+            pad = speech.new_zeros(speech.size(0), target - speech.size(1), *speech.shape[2:])
+            batch[self.name] = torch.cat([speech, pad], dim=1)
+        return uids, batch
 
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}(max_length={self.max_length}, seed={self.seed}, "
-            f"pass_index={self.pass_index}, collate_fn={self.collate_fn!r})"
+            f"pass_index={self.pass_index}, length_multiple={self.length_multiple}, "
+            f"collate_fn={self.collate_fn!r})"
         )

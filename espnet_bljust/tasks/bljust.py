@@ -132,6 +132,14 @@ class BLJUSTTask(ASRTask):
             "padded audio than the labeled stream's largest",
         )
         group.add_argument(
+            "--unlabeled_length_multiple",
+            type=int,
+            default=0,
+            help="Pad every unlabeled mini-batch to a multiple of this many samples "
+            "(at most --unlabeled_max_length): few distinct batch shapes, so the "
+            "heap and oneDNN's per-shape caches stay small; 0: no extra padding",
+        )
+        group.add_argument(
             "--strategy",
             type=str,
             default="bljust",
@@ -370,9 +378,10 @@ class BLJUSTTask(ASRTask):
             max_length = resolve_max_length(
                 args.unlabeled_max_length, iter_options.shape_files[0]
             )
-            if max_length is not None:
+            multiple = args.unlabeled_length_multiple
+            if max_length is not None or multiple > 0:
                 unlabeled_options.collate_fn = CroppingCollate(
-                    iter_options.collate_fn, max_length, args.seed
+                    iter_options.collate_fn, max_length, args.seed, length_multiple=multiple
                 )
             max_bins = None
             if args.match_unlabeled_batch_bins:
@@ -380,7 +389,7 @@ class BLJUSTTask(ASRTask):
                 batches = cls.sample_batches(args, iter_options)
                 max_bins = max(padded_bins(b, lengths) for b in batches)
             unlabeled = cls.build_batch_stream(
-                args, unlabeled_options, "unlabeled", max_bins, max_length
+                args, unlabeled_options, "unlabeled", max_bins, max_length, multiple
             )
         logging.info(f"[train] {labeled}")
         logging.info(f"[train] {unlabeled}")
@@ -414,14 +423,17 @@ class BLJUSTTask(ASRTask):
         name: str,
         max_bins: Optional[int] = None,
         max_length: Optional[int] = None,
+        length_multiple: int = 0,
     ) -> BatchStream:
         """Batches (sampled, split above ``max_bins`` padded samples, sharded
-        per rank) -> BatchStream. ``max_length``: the length the collate
-        function crops utterances to, which the padded samples count."""
+        per rank) -> BatchStream. ``max_length`` and ``length_multiple``: the
+        length the collate function crops utterances to and the multiple it
+        pads batches to, which the padded samples count."""
         rank, world_size = distributed_rank()
         batches = cls.sample_batches(args, iter_options)
         if max_bins is not None:
-            lengths = cropped_lengths(shape_lengths(iter_options.shape_files[0]), max_length)
+            lengths = shape_lengths(iter_options.shape_files[0])
+            lengths = cropped_lengths(lengths, max_length, length_multiple)
             batches = cap_batch_bins(batches, lengths, max_bins, world_size)
         if world_size > 1:
             batches = shard_batches(batches, rank, world_size, name)

@@ -81,6 +81,9 @@ def frontend_rate(args: argparse.Namespace) -> Optional[int]:
 def crop_problems(args: argparse.Namespace) -> List[str]:
     """A line when ``--unlabeled_max_length`` is shorter than the shortest
     clip training accepts (``--min_wav_duration``)."""
+    multiple = getattr(args, "unlabeled_length_multiple", 0)
+    if multiple < 0:
+        return [f"--unlabeled_length_multiple {multiple}: must be >= 0"]
     try:
         value = max_length_option(getattr(args, "unlabeled_max_length", None))
     except argparse.ArgumentTypeError as e:

@@ -30,17 +30,21 @@ def one_pass(stream):
     return speech, shapes
 
 
+def labeled_bound(data, tmp_path) -> int:
+    """The labeled stream's largest padded audio of a batch (B x longest)."""
+    lengths = shape_lengths(str(data / "train_labeled" / "speech_shape"))
+    args = BLJUSTTask.get_parser().parse_args(train_args(data, tmp_path / "l"))
+    labeled = BLJUSTTask.build_iter_factory(args, DistributedOption(), "train").labeled
+    return max(padded_bins(b, lengths) for b in labeled.batches)
+
+
 def test_auto_crop_keeps_every_unlabeled_batch_within_the_labeled_stream(fsdd_small, tmp_path):
     labeled_len = shape_lengths(str(fsdd_small / "train_labeled" / "speech_shape"))
     unlabeled_len = shape_lengths(str(fsdd_small / "train_unlabeled" / "speech_shape"))
     longest = max(labeled_len.values())
     long_uids = [uid for uid, n in unlabeled_len.items() if n > longest]
     assert long_uids, "the split should hold unlabeled clips longer than the labeled ones"
-    labeled = BLJUSTTask.build_iter_factory(
-        BLJUSTTask.get_parser().parse_args(train_args(fsdd_small, tmp_path / "l")),
-        DistributedOption(), "train",
-    ).labeled  # fmt: skip
-    bound = max(padded_bins(b, labeled_len) for b in labeled.batches)
+    bound = labeled_bound(fsdd_small, tmp_path)
 
     options = ("--unlabeled_max_length", "auto", "--match_unlabeled_batch_bins", "true")
     speech, shapes = one_pass(unlabeled_stream(fsdd_small, tmp_path / "a", *options))
@@ -78,3 +82,17 @@ def test_option_values():
     for bad in ("-5", "0", "1.5s"):
         with pytest.raises(argparse.ArgumentTypeError):
             max_length_option(bad)
+
+
+def test_bucket_padding_leaves_few_batch_shapes_within_the_bound(fsdd_small, tmp_path):
+    labeled_len = shape_lengths(str(fsdd_small / "train_labeled" / "speech_shape"))
+    longest = max(labeled_len.values())
+    options = ("--unlabeled_max_length", "auto", "--match_unlabeled_batch_bins", "true")
+    plain, plain_shapes = one_pass(unlabeled_stream(fsdd_small, tmp_path / "a", *options))
+    padded, shapes = one_pass(unlabeled_stream(
+        fsdd_small, tmp_path / "b", *options, "--unlabeled_length_multiple", "1600"))  # fmt: skip
+    lengths = {t for _, t in shapes}
+    assert lengths <= {*range(1600, longest, 1600), longest}
+    assert len(lengths) < len({t for _, t in plain_shapes})
+    assert max(b * t for b, t in shapes) <= labeled_bound(fsdd_small, tmp_path)
+    assert all(np.array_equal(plain[u], padded[u]) for u in plain)  # the audio is the same
