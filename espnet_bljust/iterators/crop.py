@@ -1,4 +1,4 @@
-"""Crop the unlabeled stream's long utterances to a maximum length (opt-in).
+"""Bound the unlabeled stream's batch shapes: crop long utterances, pad to buckets (opt-in).
 
 A mini-batch's activations grow with its longest utterance (self-attention
 with its square), and an unlabeled set often holds longer clips than the
@@ -8,6 +8,10 @@ than ``max_length`` samples is cut to a window of ``max_length`` samples at a
 random offset; shorter ones are kept whole. The offset is drawn from
 (seed, pass, utterance id): the same run crops alike after a resume and on
 every process, and each pass over the stream sees other windows.
+
+Each distinct batch shape also leaves memory behind (holes in the C heap,
+oneDNN's compiled primitive per input shape); padding the unlabeled batches
+to a multiple of ``length_multiple`` samples (opt-in) leaves a few lengths.
 
 Kept here rather than in a preprocessor class: the offset needs the stream's
 pass index, which only the batch stream knows.
