@@ -16,7 +16,7 @@ worst case for memory. Two measures per run:
 
 Runs alternate between the strategies (``--repeats``); medians over them.
 Ratio = median peak RSS (bljust) / median peak RSS (supervised), target
-<= 1.10; the anonymous-memory ratio is printed next to it.
+<= 1.05; the anonymous-memory ratio is printed next to it.
 
 ``--malloc_mmap_threshold N`` runs everything with glibc's mmap and trim
 thresholds pinned at N bytes, so that a freed tensor's memory goes back to
@@ -25,8 +25,21 @@ tensors alive at once, not what glibc keeps after batches of many different
 shapes (an unlabeled stream with more distinct batch shapes than the labeled
 one grows the heap further, without holding more tensors).
 
+The real unlabeled stream (``--same_audio 0``) has longer clips and many
+more batch shapes than the labeled one. Training options that bound both,
+passed to every run with ``--model_args`` (the last example: all of them):
+
+- ``--unlabeled_max_length auto --match_unlabeled_batch_bins true``: no
+  unlabeled batch holds a longer utterance or more padded audio than the
+  labeled stream's largest (changes what is trained: long clips are cropped);
+- ``--unlabeled_length_multiple 1600``: unlabeled batches padded to a few
+  bucket lengths, so few distinct shapes (changes what is trained: padding);
+- ``--malloc_trim true``: glibc's free heap pages go back to the system after
+  every optimizer step and between the upper step's two passes (same numbers).
+
 Example:
     python bench/memory.py --ticks 20 --repeats 3
+    python bench/memory.py --ticks 30 --repeats 3 --same_audio 0 --threads 1 --model_args '--malloc_trim true --unlabeled_max_length auto --match_unlabeled_batch_bins true --unlabeled_length_multiple 1600'
     python bench/memory.py --same_audio 0 --strategies 'supervised pt_ft' --ticks 60
     python bench/memory.py --same_audio 0 --strategies 'supervised pt_ft' --ticks 60 --malloc_mmap_threshold 131072
 """

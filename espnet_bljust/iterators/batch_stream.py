@@ -31,7 +31,9 @@ class BatchStream:
     Args:
         dataset: an espnet2 dataset (``dataset[uid] -> (uid, dict)``).
         batches: the mini-batches as lists of utterance ids.
-        collate_fn: espnet2 collate function -> (ids, batch dict).
+        collate_fn: espnet2 collate function -> (ids, batch dict); one with a
+            ``for_pass(pass_index)`` method (e.g. CroppingCollate) is asked
+            for the collate function of each pass.
         seed: base seed of the per-pass order.
         shuffle: shuffle the batch order per pass.
         num_workers: DataLoader workers.
@@ -107,7 +109,7 @@ class BatchStream:
         return DataLoader(
             self.dataset,
             batch_sampler=remaining,
-            collate_fn=self.collate_fn,
+            collate_fn=self._collate_fn(pass_index),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             worker_init_fn=partial(_seed_worker, base_seed=self.seed + pass_index),
@@ -115,6 +117,11 @@ class BatchStream:
             # RNG, or a resumed run would see different dropout and masks.
             generator=torch.Generator().manual_seed(self.seed + pass_index),
         )
+
+    def _collate_fn(self, pass_index: int):
+        """The collate function of pass ``pass_index``."""
+        for_pass = getattr(self.collate_fn, "for_pass", None)
+        return for_pass(pass_index) if for_pass is not None else self.collate_fn
 
     def _load_from(self, pass_index: int, offset: int) -> Iterator[tuple]:
         """(pass, offset, item) of every batch from the given position on,

@@ -28,6 +28,12 @@ from espnet_bljust.iterators.batch_stream import (
 )
 from espnet_bljust.iterators.batch_bins import cap_batch_bins, padded_bins, shape_lengths
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
+from espnet_bljust.iterators.crop import (
+    CroppingCollate,
+    cropped_lengths,
+    max_length_option,
+    resolve_max_length,
+)
 from espnet_bljust.main_funcs.collect_unlabeled_stats import collect_unlabeled_stats
 from espnet_bljust.tasks.settings_checks import add_check_arguments, check_before_training
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
@@ -113,6 +119,25 @@ class BLJUSTTask(ASRTask):
             help="Split unlabeled mini-batches that hold more padded audio (batch "
             "size x longest utterance) than the labeled stream's largest, so that "
             "reading unlabeled speech peaks no higher than supervised training",
+        )
+        group.add_argument(
+            "--unlabeled_max_length",
+            type=max_length_option,
+            default=None,
+            help="Crop unlabeled utterances longer than this many samples to a "
+            "window at a random offset drawn from --seed (as wav2vec 2.0 crops "
+            "its pre-training clips); auto: the labeled stream's longest "
+            "utterance; none: no crop. With --match_unlabeled_batch_bins true "
+            "every unlabeled batch then holds no longer utterance and no more "
+            "padded audio than the labeled stream's largest",
+        )
+        group.add_argument(
+            "--unlabeled_length_multiple",
+            type=int,
+            default=0,
+            help="Pad every unlabeled mini-batch to a multiple of this many samples "
+            "(at most --unlabeled_max_length): few distinct batch shapes, so the "
+            "heap and oneDNN's per-shape caches stay small; 0: no extra padding",
         )
         group.add_argument(
             "--strategy",
@@ -213,6 +238,15 @@ class BLJUSTTask(ASRTask):
             "kept under <output_dir>/checkpoints as hard links; a resume falls "
             "back to an older one when the newest cannot be read. 0: only "
             "checkpoint.pth",
+        )
+        group.add_argument(
+            "--malloc_trim",
+            type=str2bool,
+            default=False,
+            help="After every optimizer step and between the upper step's f and g "
+            "passes, give the free pages of glibc's heap back to the system "
+            "(malloc_trim; no-op without glibc): lower peak memory when batch "
+            "shapes vary, same numbers",
         )
         add_check_arguments(group)
         group.add_argument(
@@ -341,12 +375,22 @@ class BLJUSTTask(ASRTask):
                 unlabeled_options.batch_size = args.unlabeled_batch_size
             if args.unlabeled_batch_bins is not None:
                 unlabeled_options.batch_bins = args.unlabeled_batch_bins
+            max_length = resolve_max_length(
+                args.unlabeled_max_length, iter_options.shape_files[0]
+            )
+            multiple = args.unlabeled_length_multiple
+            if max_length is not None or multiple > 0:
+                unlabeled_options.collate_fn = CroppingCollate(
+                    iter_options.collate_fn, max_length, args.seed, length_multiple=multiple
+                )
             max_bins = None
             if args.match_unlabeled_batch_bins:
                 lengths = shape_lengths(iter_options.shape_files[0])
                 batches = cls.sample_batches(args, iter_options)
                 max_bins = max(padded_bins(b, lengths) for b in batches)
-            unlabeled = cls.build_batch_stream(args, unlabeled_options, "unlabeled", max_bins)
+            unlabeled = cls.build_batch_stream(
+                args, unlabeled_options, "unlabeled", max_bins, max_length, multiple
+            )
         logging.info(f"[train] {labeled}")
         logging.info(f"[train] {unlabeled}")
         return BilevelIterFactory(labeled, unlabeled, args.num_iters_per_epoch)
@@ -378,13 +422,18 @@ class BLJUSTTask(ASRTask):
         iter_options: IteratorOptions,
         name: str,
         max_bins: Optional[int] = None,
+        max_length: Optional[int] = None,
+        length_multiple: int = 0,
     ) -> BatchStream:
         """Batches (sampled, split above ``max_bins`` padded samples, sharded
-        per rank) -> BatchStream."""
+        per rank) -> BatchStream. ``max_length`` and ``length_multiple``: the
+        length the collate function crops utterances to and the multiple it
+        pads batches to, which the padded samples count."""
         rank, world_size = distributed_rank()
         batches = cls.sample_batches(args, iter_options)
         if max_bins is not None:
             lengths = shape_lengths(iter_options.shape_files[0])
+            lengths = cropped_lengths(lengths, max_length, length_multiple)
             batches = cap_batch_bins(batches, lengths, max_bins, world_size)
         if world_size > 1:
             batches = shard_batches(batches, rank, world_size, name)

@@ -18,6 +18,7 @@ import humanfriendly
 from espnet_bljust.data.audio_checks import resolve_audio
 from espnet_bljust.data.header_checks import check_list_headers
 from espnet_bljust.data.list_checks import DataCheckError, Problem, read_list
+from espnet_bljust.iterators.crop import AUTO, max_length_option
 
 # The recipes' --min_wav_duration / --max_wav_duration (egs2/TEMPLATE/bljust1/bljust.sh);
 # the training default for the longest clip is the longest any recipe keeps (30 s).
@@ -62,10 +63,39 @@ def settings_problems(args: argparse.Namespace) -> List[str]:
     if args.min_wav_duration > args.max_wav_duration:
         found.append(f"--min_wav_duration {args.min_wav_duration} > "
                      f"--max_wav_duration {args.max_wav_duration}")  # fmt: skip
+    found += crop_problems(args)
     problem = output_dir_problem(args.output_dir)
     if problem:
         found.append(problem)
     return found
+
+
+def frontend_rate(args: argparse.Namespace) -> Optional[int]:
+    """The frontend's sampling rate (Hz), None without a frontend (features in)."""
+    if args.frontend is None:
+        return None
+    fs = args.frontend_conf.get("fs", 16000)
+    return humanfriendly.parse_size(fs) if isinstance(fs, str) else fs
+
+
+def crop_problems(args: argparse.Namespace) -> List[str]:
+    """A line when ``--unlabeled_max_length`` is shorter than the shortest
+    clip training accepts (``--min_wav_duration``)."""
+    multiple = getattr(args, "unlabeled_length_multiple", 0)
+    if multiple < 0:
+        return [f"--unlabeled_length_multiple {multiple}: must be >= 0"]
+    try:
+        value = max_length_option(getattr(args, "unlabeled_max_length", None))
+    except argparse.ArgumentTypeError as e:
+        return [f"--unlabeled_max_length {e}"]
+    fs = frontend_rate(args)
+    if value is None or value == AUTO or fs is None:
+        return []
+    shortest = args.min_wav_duration * fs
+    if int(value) < shortest:
+        return [f"--unlabeled_max_length {value}: shorter than --min_wav_duration "
+                f"{args.min_wav_duration} s ({shortest:.0f} samples at {fs} Hz)"]  # fmt: skip
+    return []
 
 
 def output_dir_problem(output_dir: str) -> Optional[str]:
@@ -115,8 +145,7 @@ def audio_header_problems(args: argparse.Namespace, reads_unlabeled: bool) -> Li
     """Header problems of the training, validation and (when read) unlabeled lists."""
     if not args.check_audio_headers:
         return []
-    fs = args.frontend_conf.get("fs", 16000) if args.frontend is not None else None
-    fs = humanfriendly.parse_size(fs) if isinstance(fs, str) else fs
+    fs = frontend_rate(args)
     bounds = (args.min_wav_duration, args.max_wav_duration)
     found = check_list_headers(args.train_data_path_and_name_and_type, fs, *bounds)
     found += check_list_headers(args.valid_data_path_and_name_and_type, fs)

@@ -51,6 +51,7 @@ class BLJUSTTrainerOptions(TrainerOptions):
     grad_cosine_interval: int
     max_nonfinite_steps: int
     keep_last_checkpoints: int
+    malloc_trim: bool
     num_iters_per_epoch: Optional[int]
 
 

@@ -33,7 +33,7 @@ MAY_CHANGE = frozenset(
     max_cache_size max_cache_fd valid_batch_size valid_batch_bins
     valid_max_cache_size grad_cosine_interval max_nonfinite_steps
     keep_last_checkpoints resume_allow_changes unused_parameters
-    min_wav_duration max_wav_duration check_audio_headers
+    min_wav_duration max_wav_duration check_audio_headers malloc_trim
     """.split()
 )
 

@@ -16,6 +16,7 @@ from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
 from espnet2.torch_utils.device_funcs import to_device
 
 from espnet_bljust.train.diagnostics import gradient_cosine
+from espnet_bljust.train.heap import trim_heap
 from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
 from espnet_bljust.train.step_guard import StepGuard
 
@@ -127,7 +128,7 @@ class StepRunner:
             if isinstance(loss, torch.Tensor):
                 self.backward(loss / accum)
             else:  # loss parts, each forward after the previous one's backward
-                backward_in_parts(self.model, loss, lambda part: self.backward(part / accum))
+                backward_in_parts(self.model, loss, lambda part: self.backward_part(part / accum))
             for key, value in stats.items():
                 value = _scalar(value)
                 if value is not None:
@@ -172,6 +173,8 @@ class StepRunner:
         if self.scaler is not None:
             self.scaler.update()
         self.core.zero_grad(set_to_none=True)
+        if self.options.malloc_trim:
+            trim_heap()
         stats = {k: sum(v) / len(v) for k, v in collected.items()}
         stats["grad_norm"] = float(grad_norm)
         if stepped:
@@ -183,6 +186,13 @@ class StepRunner:
         if self.scaler is not None:
             loss = self.scaler.scale(loss)
         loss.backward()
+
+    def backward_part(self, loss: torch.Tensor) -> None:
+        """Back-propagate one part of a loss; with ``--malloc_trim`` the heap
+        pages its graph freed go back before the next part's forward."""
+        self.backward(loss)
+        if self.options.malloc_trim:
+            trim_heap()
 
     # -------------------------------------------------------------- the steps
     def lower_step(self, unlabeled) -> Tuple[bool, Dict]:

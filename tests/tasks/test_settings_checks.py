@@ -37,6 +37,9 @@ def refused(args, capsys):
         (["--gamma_shape", "exponential", "--gamma_init", "0"],
          "--gamma_shape exponential needs --gamma_init > 0, got 0.0"),
         (["--max_epoch", "0"], "--max_epoch 0: must be >= 1 (nothing would be trained or saved)"),
+        (["--unlabeled_max_length", "800"], "--unlabeled_max_length 800: shorter than "
+         "--min_wav_duration 0.1 s (1600 samples at 16000 Hz)"),
+        (["--unlabeled_length_multiple", "-1"], "--unlabeled_length_multiple -1: must be >= 0"),
     ],
 )  # fmt: skip
 def test_bad_setting_is_one_line_before_anything_is_written(
