@@ -49,14 +49,8 @@ have_part() {
     [ -d "${LIBRISPEECH}/LibriSpeech/$1" ] || [ -d "${LIBRISPEECH}/$1" ]
 }
 
-fetch() {
-    # fetch <url> <file>: resumable download.
-    if command -v wget > /dev/null; then
-        wget -c -q -O "$2" "$1"
-    else
-        curl -fsSL -C - -o "$2" "$1"
-    fi
-}
+# shellcheck source=../../../../local/fetch_archive.sh
+. utils/fetch_archive.sh
 
 parts="${labeled} ${unlabeled} dev-clean dev-other test-clean test-other"
 for part in ${parts}; do
@@ -65,13 +59,10 @@ for part in ${parts}; do
         "LibriSpeech/${part} and ${part}); set LIBRISPEECH in db.sh or use --download true"
     mkdir -p "${LIBRISPEECH}"
     archive="${LIBRISPEECH}/${part}.tar.gz"
-    if [ ! -f "${archive}.complete" ]; then
-        log "downloading ${mirror}/${part}.tar.gz -> ${archive}"
-        fetch "${mirror}/${part}.tar.gz" "${archive}" \
-            || die "could not download ${mirror}/${part}.tar.gz (no network? another" \
-                   "--mirror?); or unpack the corpus yourself and set LIBRISPEECH in db.sh"
-        touch "${archive}.complete"
-    fi
+    [ -f "${archive}.complete" ] || log "downloading ${mirror}/${part}.tar.gz -> ${archive}"
+    fetch_archive "${mirror}/${part}.tar.gz" "${archive}" \
+        || die "could not download ${mirror}/${part}.tar.gz (no network? another" \
+               "--mirror?); or unpack the corpus yourself and set LIBRISPEECH in db.sh"
     log "unpacking ${archive}"
     tar -xzf "${archive}" -C "${LIBRISPEECH}" || die "${archive}: not a valid archive (remove it" \
         "and ${archive}.complete to download it again)"

@@ -74,15 +74,11 @@ if [ -z "${SWBD_MS98}" ]; then
     [ "${download_ms98}" = true ] || die "no ms98 transcripts found: set SWBD_MS98 in db.sh"
     mkdir -p downloads
     archive=downloads/switchboard_word_alignments.tar.gz
-    if [ ! -f "${archive}.complete" ]; then
-        log "downloading the ms98 transcripts ${ms98_url}"
-        if command -v wget > /dev/null; then
-            wget -c -q -O "${archive}" "${ms98_url}"
-        else
-            curl -fsSL -C - -o "${archive}" "${ms98_url}"
-        fi || die "could not download ${ms98_url}; set SWBD_MS98 in db.sh to an unpacked copy"
-        touch "${archive}.complete"
-    fi
+    [ -f "${archive}.complete" ] || log "downloading the ms98 transcripts ${ms98_url}"
+    # shellcheck source=../../../../local/fetch_archive.sh
+    . utils/fetch_archive.sh
+    fetch_archive "${ms98_url}" "${archive}" \
+        || die "could not download ${ms98_url}; set SWBD_MS98 in db.sh to an unpacked copy"
     tar -xzf "${archive}" -C downloads || die "${archive}: not a valid archive"
     SWBD_MS98=downloads/swb_ms98_transcriptions
     has_ms98 "${SWBD_MS98}" || die "${archive} did not unpack to ${SWBD_MS98}"

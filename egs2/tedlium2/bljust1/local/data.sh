@@ -53,16 +53,12 @@ if ! have_corpus; then
         "and train/stm); set TEDLIUM2 in db.sh or use --download true"
     mkdir -p "${TEDLIUM2}"
     archive="${TEDLIUM2}/TEDLIUM_release2.tar.gz"
-    if [ ! -f "${archive}.complete" ]; then
-        log "downloading ${mirror}/TEDLIUM_release2.tar.gz -> ${archive} (~35 GB)"
-        if command -v wget > /dev/null; then
-            wget -c -q -O "${archive}" "${mirror}/TEDLIUM_release2.tar.gz"
-        else
-            curl -fsSL -C - -o "${archive}" "${mirror}/TEDLIUM_release2.tar.gz"
-        fi || die "could not download ${mirror}/TEDLIUM_release2.tar.gz; unpack the corpus" \
-                  "yourself and set TEDLIUM2 in db.sh"
-        touch "${archive}.complete"
-    fi
+    [ -f "${archive}.complete" ] || log "downloading ${mirror}/TEDLIUM_release2.tar.gz -> ${archive} (~35 GB)"
+    # shellcheck source=../../../../local/fetch_archive.sh
+    . utils/fetch_archive.sh
+    fetch_archive "${mirror}/TEDLIUM_release2.tar.gz" "${archive}" \
+        || die "could not download ${mirror}/TEDLIUM_release2.tar.gz; unpack the corpus" \
+               "yourself and set TEDLIUM2 in db.sh"
     log "unpacking ${archive}"
     tar -xzf "${archive}" -C "${TEDLIUM2}" || die "${archive}: not a valid archive"
     have_corpus || die "${archive} did not unpack to TEDLIUM_release2/"
