@@ -13,9 +13,6 @@
 # --mirror (OpenSLR 12) into $LIBRISPEECH and unpacked (--download false: stop instead).
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*"; }
-die() { echo "$0: $*" >&2; exit 1; }
-
 labeled="train-clean-100"
 labeled_name=train_clean_100
 unlabeled="train-clean-360 train-other-500"
@@ -24,11 +21,8 @@ download=true
 mirror=https://www.openslr.org/resources/12
 speaker=chapter
 
-python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
-help_message="Usage: $0 [--python <python>] [--labeled <labeled>] [--labeled_name <labeled_name>] [--unlabeled <unlabeled>] [--unlabeled_name <unlabeled_name>] [--download <download>] [--mirror <mirror>] [--speaker <speaker>] (defaults above, in $0)"
-# shellcheck source=../../../../local/parse_options.sh
-. utils/parse_options.sh
-[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
+# shellcheck source=../../../../local/data_prep.sh
+. utils/data_prep.sh
 case "${download}" in true|false) ;; *) die "--download must be true or false" ;; esac
 
 # shellcheck source=db.sh
