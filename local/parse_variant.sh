@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The --variant option of the full-scale recipes (librispeech_100, tedlium2, swbd), sourced
-# by their run.sh (". utils/parse_variant.sh"): --variant <name> picks the training config
+# through utils/fullscale.sh by their run.sh: --variant <name> picks the training config
 # conf/train_bljust_<name>.yaml and the decoding config and model file that go with it:
 #   *_ctc_att (CTC/attention)  conf/decode_ctc_att.yaml, valid.acc.ave.pth
 #   *_ctc     (CTC only)       conf/decode_ctc.yaml,     valid.cer_ctc.ave.pth

@@ -37,6 +37,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
+from espnet_bljust.corpora.cli import corpus_parser, print_sizes
 from espnet_bljust.data.kaldi_lists import write_data_dir
 
 PARTS = {"train": "an4_clstk", "test": "an4test_clstk"}
@@ -184,9 +185,7 @@ def _bool(value: str) -> bool:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = corpus_parser(__doc__)
     parser.add_argument("--an4", type=Path, required=True,
                         help="the unpacked an4/ dir (or a dir holding it)")
     parser.add_argument("--out", type=Path, required=True, help="output data dir")
@@ -203,19 +202,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd=None):
-    args = get_parser().parse_args(cmd)
-    dirs = make_an4_split(
-        args.an4,
-        args.out,
-        num_dev=args.num_dev,
-        num_labeled=args.num_labeled,
-        num_unlabeled=args.num_unlabeled,
-        seed=args.seed,
-        include_untranscribed=args.include_untranscribed,
-    )
-    for name, path in dirs.items():
-        n = sum(1 for _ in open(path / "wav.scp", encoding="utf-8"))
-        print(f"{name}: {n} utterances in {path}")
+    print_sizes(make_an4_split(**vars(get_parser().parse_args(cmd))))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from espnet_bljust.corpora.cli import print_sizes
 from espnet_bljust.corpora.fsdd import DIGITS
 from espnet_bljust.data.kaldi_lists import write_data_dir
 
@@ -159,9 +160,7 @@ def main(cmd=None):
         args.out, args.audio_dir, args.num_labeled, args.num_unlabeled,
         args.num_dev, args.num_test, args.seed, args.nj, args.dev_speakers,
     )  # fmt: skip
-    for name, path in dirs.items():
-        n = sum(1 for _ in open(path / "wav.scp", encoding="utf-8"))
-        print(f"{name}: {n} utterances in {path}")
+    print_sizes(dirs)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from typeguard import typechecked
 
+from espnet_bljust.corpora.cli import corpus_parser
 from espnet_bljust.data.kaldi_lists import write_data_dir
 
 DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
@@ -240,9 +241,7 @@ UNSEEN_ONLY = ("test_speakers", "dev_speakers")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = corpus_parser(__doc__)
     parser.add_argument("--fsdd", type=Path, required=True, help="FSDD root")
     parser.add_argument("--out", type=Path, required=True, help="output data dir")
     parser.add_argument("--split", choices=SPLITS, default="closed",

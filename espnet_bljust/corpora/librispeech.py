@@ -37,6 +37,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
+from espnet_bljust.corpora.cli import corpus_parser, print_sizes
 from espnet_bljust.data.kaldi_lists import write_data_dir
 
 PARTS = (
@@ -188,9 +189,7 @@ def make_librispeech_dirs(
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = corpus_parser(__doc__)
     parser.add_argument("--librispeech", type=Path, required=True,
                         help="dir holding LibriSpeech/<part>/ (or <part>/)")
     parser.add_argument("--out", type=Path, required=True, help="output data dir")
@@ -209,22 +208,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd=None):
-    args = get_parser().parse_args(cmd)
-    dirs = make_librispeech_dirs(
-        args.librispeech,
-        args.out,
-        labeled=args.labeled,
-        unlabeled=args.unlabeled,
-        dev=args.dev,
-        test=args.test,
-        labeled_name=args.labeled_name,
-        unlabeled_name=args.unlabeled_name,
-        valid_name=args.valid_name,
-        speaker=args.speaker,
-    )
-    for name, path in dirs.items():
-        n = sum(1 for _ in open(path / "wav.scp", encoding="utf-8"))
-        print(f"{name}: {n} utterances in {path}")
+    print_sizes(make_librispeech_dirs(**vars(get_parser().parse_args(cmd))))
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet_bljust.corpora.cli import corpus_parser
 from espnet_bljust.corpora.tedlium import (
     SOX,
     Segment,
@@ -372,9 +373,7 @@ def make_swbd_dirs(
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = corpus_parser(__doc__)
     parser.add_argument("--swbd", type=Path, nargs="+", required=True,
                         help="LDC97S62 dir(s), searched for sw0NNNN.sph")
     parser.add_argument("--ms98", type=Path, required=True,
@@ -398,21 +397,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd=None):
-    args = get_parser().parse_args(cmd)
-    make_swbd_dirs(
-        args.swbd,
-        args.ms98,
-        args.eval2000,
-        args.out,
-        labeled_hours=args.labeled_hours,
-        num_dev_utts=args.num_dev_utts,
-        max_dup_text=args.max_dup_text,
-        seed=args.seed,
-        fs=args.fs,
-        decoder=args.decoder,
-        hesitations=args.hesitations,
-        partial_words=args.partial_words,
-    )
+    make_swbd_dirs(**vars(get_parser().parse_args(cmd)))
 
 
 if __name__ == "__main__":

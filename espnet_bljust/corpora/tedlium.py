@@ -52,6 +52,7 @@ import shlex
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
+from espnet_bljust.corpora.cli import corpus_parser
 from espnet_bljust.data.kaldi_lists import write_data_dir
 
 IGNORE = "ignore_time_segment_in_scoring"
@@ -369,9 +370,7 @@ def make_tedlium_dirs(
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = corpus_parser(__doc__)
     parser.add_argument("--tedlium", type=Path, required=True,
                         help="the TEDLIUM_release2 dir (or a dir holding it)")
     parser.add_argument("--out", type=Path, required=True, help="output data dir")
@@ -390,17 +389,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd=None):
-    args = get_parser().parse_args(cmd)
-    make_tedlium_dirs(
-        args.tedlium,
-        args.out,
-        labeled_hours=args.labeled_hours,
-        seed=args.seed,
-        train_unk=args.train_unk,
-        pad_start=args.pad_start,
-        pad_end=args.pad_end,
-        fs=args.fs,
-    )
+    make_tedlium_dirs(**vars(get_parser().parse_args(cmd)))
 
 
 if __name__ == "__main__":

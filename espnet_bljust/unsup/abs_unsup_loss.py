@@ -118,6 +118,30 @@ class AbsUnsupLoss(torch.nn.Module, ABC):
             / encoder_out_lens.sum().clamp(min=1).float(),
         )
 
+    def target_prediction(
+        self, logits: torch.Tensor, labels: torch.Tensor, used: torch.Tensor,
+        selected: torch.Tensor, encoder_out_lens: torch.Tensor,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Cross-entropy of discrete targets at the selected frames (BEST-RQ, k-means).
+
+        Args:
+            logits: (M, ..., V) float scores of the V targets at the M selected frames.
+            labels: (M, ...) target ids.
+            used: the target ids whose share of the V counts as ``codebook_usage``.
+            selected: (B, T') bool, the M selected frames.
+            encoder_out_lens: (B,) valid encoder frames.
+
+        Returns:
+            loss, averaged over the labels, and :meth:`masked_stats` with codebook_usage.
+        """
+        vocab = logits.size(-1)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
+        acc = (logits.argmax(-1) == labels).float().mean()
+        share = torch.unique(used).numel() / float(vocab)
+        return loss, self.masked_stats(
+            loss, acc, selected, encoder_out_lens, codebook_usage=torch.tensor(share)
+        )
+
     def stacked_targets(
         self, target_feats: torch.Tensor, num_frames: int
     ) -> torch.Tensor:

@@ -120,11 +120,4 @@ class BestRQLoss(AbsUnsupLoss):
         logits = self.head(encoder_out[selected])  # (M, N * V)
         logits = logits.view(-1, self.num_codebooks, self.codebook_size).float()
         labels = targets[selected]  # (M, N)
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, self.codebook_size), labels.reshape(-1)
-        )
-        acc = (logits.argmax(-1) == labels).float().mean()
-        used = torch.unique(labels).numel() / float(self.codebook_size)
-        return loss, self.masked_stats(
-            loss, acc, selected, encoder_out_lens, codebook_usage=torch.tensor(used)
-        )
+        return self.target_prediction(logits, labels, labels, selected, encoder_out_lens)

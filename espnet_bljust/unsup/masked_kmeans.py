@@ -166,9 +166,6 @@ class MaskedKMeansLoss(AbsUnsupLoss):
 
         logits = self.head(encoder_out[selected]).float()  # (M, V)
         labels = targets[selected]  # (M,)
-        loss = torch.nn.functional.cross_entropy(logits, labels)
-        acc = (logits.argmax(-1) == labels).float().mean()
-        used = torch.unique(targets[target_valid]).numel() / float(self.num_clusters)
-        return loss, self.masked_stats(
-            loss, acc, selected, encoder_out_lens, codebook_usage=torch.tensor(used)
+        return self.target_prediction(
+            logits, labels, targets[target_valid], selected, encoder_out_lens
         )

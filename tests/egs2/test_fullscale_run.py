@@ -1,6 +1,7 @@
-"""The full-scale recipes' run.sh (librispeech_100, tedlium2, swbd): the shared --variant
-parser (local/parse_variant.sh) picks the config, decoding config and model, and every
-other option reaches bljust.sh. Stage 9 alone runs (it needs no data)."""
+"""The full-scale recipes' run.sh (librispeech_100, tedlium2, swbd): the shared options
+(local/fullscale.sh) and --variant parser (local/parse_variant.sh) pick the config, decoding
+config and model, and every other option reaches bljust.sh. Stage 9 alone runs (it needs no
+data)."""
 
 import re
 import subprocess
@@ -15,7 +16,8 @@ RECIPES = ("librispeech_100", "tedlium2", "swbd")
 @pytest.mark.parametrize("corpus", RECIPES)
 def test_variant_picks_config_decoding_and_model(corpus, tmp_path):
     text = (REPO / "egs2" / corpus / "bljust1" / "run.sh").read_text()
-    assert ". utils/parse_variant.sh" in text and "while [ $# -gt 0 ]" not in text  # no copy
+    assert ". utils/fullscale.sh" in text and text.rstrip().endswith('run_bljust "$@"')
+    assert "while [ $# -gt 0 ]" not in text and "./bljust.sh" not in text  # no copy
     recipe, env = copy_recipe(corpus, tmp_path)
 
     def run(*args):

@@ -40,7 +40,7 @@
 # formatted with the same settings.
 #
 # Recipe interface: egs2/<corpus>/bljust1/ holds run.sh (calls ./bljust.sh with its
-# options and "$@"), bljust.sh, path.sh and cmd.sh (links to the template's), utils (a
+# options and "$@", through utils/recipe.sh's run_bljust), bljust.sh, path.sh and cmd.sh (links to the template's), utils (a
 # link to the repository's local/: Kaldi's run.pl, slurm.pl, parse_options.sh), db.sh
 # (corpus locations), local/data.sh (Kaldi dirs data/<set>/: wav.scp, utt2spk, spk2utt,
 # and text for every set but the unlabeled one; idempotent; takes --python), conf/.

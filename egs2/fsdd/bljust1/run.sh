@@ -7,22 +7,19 @@
 # Test is decoded twice: CTC only (conf/decode.yaml) and CTC + a character LM trained on the
 # labeled transcripts in stages 6-8 (conf/train_lm.yaml, conf/decode_lm.yaml); --use_lm false
 # skips the LM.
-set -euo pipefail
-cd "$(dirname "$0")"
-. ./path.sh
-. ./cmd.sh
+# shellcheck source=../../../local/recipe.sh
+. "$(dirname "$0")/utils/recipe.sh"  # strict mode, this directory, path.sh, cmd.sh, run_bljust
 
-./bljust.sh \
-    --fs 16000 \
-    --token_type char \
-    --asr_config conf/train.yaml \
-    --inference_config "conf/decode.yaml conf/decode_lm.yaml" \
-    --use_lm true \
-    --lm_config conf/train_lm.yaml \
-    --inference_asr_model valid.cer_ctc.ave.pth \
-    --train_set train_labeled \
-    --unlabeled_set train_unlabeled \
-    --valid_set dev \
-    --test_sets "test" \
-    --local_data_opts "--labeled_takes 2 --audio original" \
-    "$@"
+fs=16000
+token_type=char
+asr_config=conf/train.yaml
+inference_config="conf/decode.yaml conf/decode_lm.yaml"
+use_lm=true
+lm_config=conf/train_lm.yaml
+inference_asr_model=valid.cer_ctc.ave.pth
+train_set=train_labeled
+unlabeled_set=train_unlabeled
+valid_set=dev
+test_sets=test
+local_data_opts="--labeled_takes 2 --audio original"
+run_bljust "$@"

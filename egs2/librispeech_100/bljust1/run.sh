@@ -7,7 +7,7 @@
 # sentencepiece unigram 5000 from the labeled text, global_mvn, max 30 s per
 # training utterance (as ESPnet's librispeech_100).
 #
-# --variant (utils/parse_variant.sh, shared by the full-scale recipes) picks the model:
+# --variant (utils/parse_variant.sh, through utils/fullscale.sh) picks the model:
 # conformer_ctc_att (default), conformer_ctc,
 # ebranchformer_ctc_att, ebranchformer_ctc (conf/train_bljust_<variant>.yaml and the
 # matching decoding config and model file); every other option goes to bljust.sh:
@@ -16,32 +16,17 @@
 #   cmd_backend=slurm ./run.sh --ngpu 8 --num_nodes 2 ...   # Slurm, 2 nodes x 8 GPUs
 #   ./run.sh --strategy pt_ft                    # the PT+FT baseline, same data and model
 #   ./run.sh --stage 12 --gpu_inference true --inference_nj 4
-set -euo pipefail
-cd "$(dirname "$0")"
-. ./path.sh
-. ./cmd.sh
+# shellcheck source=../../../local/recipe.sh
+. "$(dirname "$0")/utils/recipe.sh"  # strict mode, this directory, path.sh, cmd.sh, run_bljust
 
-# shellcheck source=../../../local/parse_variant.sh
-. utils/parse_variant.sh
-
-./bljust.sh \
-    --corpus_name librispeech_100 \
-    --data_license "CC BY 4.0 (LibriSpeech, OpenSLR 12)" \
-    --lang en \
-    --ngpu 1 \
-    --nj 16 \
-    --inference_nj 16 \
-    --fs 16000 \
-    --min_wav_duration 0.1 \
-    --max_wav_duration 30 \
-    --token_type bpe \
-    --nbpe 5000 \
-    --bpemode unigram \
-    --asr_config "${asr_config}" \
-    --inference_config "${inference_config}" \
-    --inference_asr_model "${inference_asr_model}" \
-    --train_set train_clean_100 \
-    --unlabeled_set train_860 \
-    --valid_set dev \
-    --test_sets "test_clean test_other dev_clean dev_other" \
-    "$@"
+# shellcheck source=../../../local/fullscale.sh
+. utils/fullscale.sh
+corpus_name=librispeech_100
+data_license="CC BY 4.0 (LibriSpeech, OpenSLR 12)"
+max_wav_duration=30
+nbpe=5000
+train_set=train_clean_100
+unlabeled_set=train_860
+valid_set=dev
+test_sets="test_clean test_other dev_clean dev_other"
+run_bljust "$@"

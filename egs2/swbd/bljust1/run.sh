@@ -8,7 +8,7 @@
 # sentencepiece unigram 2000 from the labeled text, global_mvn, segments of 0.1-20 s.
 # LDC corpora: set SWBD and EVAL2000 in db.sh first.
 #
-# --variant (utils/parse_variant.sh, shared by the full-scale recipes) picks the model:
+# --variant (utils/parse_variant.sh, through utils/fullscale.sh) picks the model:
 # conformer_ctc_att (default), conformer_ctc,
 # ebranchformer_ctc_att (conf/train_bljust_<variant>.yaml and the
 # matching decoding config and model file); every other option goes to bljust.sh:
@@ -18,32 +18,17 @@
 #   cmd_backend=slurm ./run.sh --ngpu 8 --num_nodes 2 ...   # Slurm, 2 nodes x 8 GPUs
 #   ./run.sh --strategy pt_ft                    # the PT+FT baseline, same data and model
 #   ./run.sh --stage 12 --gpu_inference true --inference_nj 4
-set -euo pipefail
-cd "$(dirname "$0")"
-. ./path.sh
-. ./cmd.sh
+# shellcheck source=../../../local/recipe.sh
+. "$(dirname "$0")/utils/recipe.sh"  # strict mode, this directory, path.sh, cmd.sh, run_bljust
 
-# shellcheck source=../../../local/parse_variant.sh
-. utils/parse_variant.sh
-
-./bljust.sh \
-    --corpus_name swbd \
-    --data_license "LDC User Agreement (Switchboard-1 Release 2 LDC97S62; Hub5'00 LDC2002S09, LDC2002T43)" \
-    --lang en \
-    --ngpu 1 \
-    --nj 16 \
-    --inference_nj 16 \
-    --fs 16000 \
-    --min_wav_duration 0.1 \
-    --max_wav_duration 20 \
-    --token_type bpe \
-    --nbpe 2000 \
-    --bpemode unigram \
-    --asr_config "${asr_config}" \
-    --inference_config "${inference_config}" \
-    --inference_asr_model "${inference_asr_model}" \
-    --train_set train_labeled \
-    --unlabeled_set train_unlabeled \
-    --valid_set train_dev \
-    --test_sets "eval2000_sw eval2000_ch" \
-    "$@"
+# shellcheck source=../../../local/fullscale.sh
+. utils/fullscale.sh
+corpus_name=swbd
+data_license="LDC User Agreement (Switchboard-1 Release 2 LDC97S62; Hub5'00 LDC2002S09, LDC2002T43)"
+max_wav_duration=20
+nbpe=2000
+train_set=train_labeled
+unlabeled_set=train_unlabeled
+valid_set=train_dev
+test_sets="eval2000_sw eval2000_ch"
+run_bljust "$@"

@@ -8,7 +8,7 @@
 # training segments of 0.1-20 s; wav.scp entries are sox pipes (sox must be installed
 # wherever the format stage runs).
 #
-# --variant (utils/parse_variant.sh, shared by the full-scale recipes) picks the model:
+# --variant (utils/parse_variant.sh, through utils/fullscale.sh) picks the model:
 # conformer_ctc_att (default), conformer_ctc,
 # ebranchformer_ctc_att (conf/train_bljust_<variant>.yaml and the
 # matching decoding config and model file); every other option goes to bljust.sh:
@@ -18,33 +18,18 @@
 #   cmd_backend=slurm ./run.sh --ngpu 8 --num_nodes 2 ...   # Slurm, 2 nodes x 8 GPUs
 #   ./run.sh --strategy pt_ft                    # the PT+FT baseline, same data and model
 #   ./run.sh --stage 12 --gpu_inference true --inference_nj 4
-set -euo pipefail
-cd "$(dirname "$0")"
-. ./path.sh
-. ./cmd.sh
+# shellcheck source=../../../local/recipe.sh
+. "$(dirname "$0")/utils/recipe.sh"  # strict mode, this directory, path.sh, cmd.sh, run_bljust
 
-# shellcheck source=../../../local/parse_variant.sh
-. utils/parse_variant.sh
-
-./bljust.sh \
-    --corpus_name tedlium2 \
-    --data_license "CC BY-NC-ND 3.0 (TED-LIUM release 2, OpenSLR 19)" \
-    --model_license cc-by-nc-nd-4.0 \
-    --lang en \
-    --ngpu 1 \
-    --nj 16 \
-    --inference_nj 16 \
-    --fs 16000 \
-    --min_wav_duration 0.1 \
-    --max_wav_duration 20 \
-    --token_type bpe \
-    --nbpe 500 \
-    --bpemode unigram \
-    --asr_config "${asr_config}" \
-    --inference_config "${inference_config}" \
-    --inference_asr_model "${inference_asr_model}" \
-    --train_set train_labeled \
-    --unlabeled_set train_unlabeled \
-    --valid_set dev \
-    --test_sets "test dev" \
-    "$@"
+# shellcheck source=../../../local/fullscale.sh
+. utils/fullscale.sh
+corpus_name=tedlium2
+data_license="CC BY-NC-ND 3.0 (TED-LIUM release 2, OpenSLR 19)"
+model_license=cc-by-nc-nd-4.0
+max_wav_duration=20
+nbpe=500
+train_set=train_labeled
+unlabeled_set=train_unlabeled
+valid_set=dev
+test_sets="test dev"
+run_bljust "$@"

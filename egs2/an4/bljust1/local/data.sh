@@ -12,19 +12,14 @@
 # into downloads/ and unpacked.
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*"; }
-
 num_dev=100                  # first train utterances held out as dev
 num_labeled=400              # labeled utterances drawn from the rest of train
 num_unlabeled=-1             # unlabeled utterances; -1: all the rest
 seed=0                       # seed of the labeled draw
 include_untranscribed=false  # add train .sph files that no fileids line names to unlabeled
 
-python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
-help_message="Usage: $0 [--python <python>] [--num_dev <num_dev>] [--num_labeled <num_labeled>] [--num_unlabeled <num_unlabeled>] [--seed <seed>] [--include_untranscribed <include_untranscribed>] (defaults above, in $0)"
-# shellcheck source=../../../../local/parse_options.sh
-. utils/parse_options.sh
-[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
+# shellcheck source=../../../../local/data_prep.sh
+. utils/data_prep.sh
 
 . ./db.sh
 

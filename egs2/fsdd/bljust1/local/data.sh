@@ -11,8 +11,6 @@
 # when it is absent the tagged release is downloaded into downloads/.
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*"; }
-
 labeled_takes=2     # labeled takes per speaker and digit
 unlabeled_takes=-1  # unlabeled takes after them; -1: every remaining train take
 dev_takes=5         # dev takes (from take 5), at most 5
@@ -22,11 +20,8 @@ audio=original      # original: the 8 kHz wav (bljust.sh formats to --fs); 16k: 
                     # copy's 16 kHz flac; auto: the flac where present
 fsdd_tag=v1.0.10    # the release downloaded when $FSDD is absent
 
-python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
-help_message="Usage: $0 [--python <python>] [--labeled_takes <labeled_takes>] [--unlabeled_takes <unlabeled_takes>] [--dev_takes <dev_takes>] [--test_takes <test_takes>] [--speakers <speakers>] [--audio <audio>] [--fsdd_tag <fsdd_tag>] (defaults above, in $0)"
-# shellcheck source=../../../../local/parse_options.sh
-. utils/parse_options.sh
-[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
+# shellcheck source=../../../../local/data_prep.sh
+. utils/data_prep.sh
 
 . ./db.sh
 

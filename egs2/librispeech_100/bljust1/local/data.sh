@@ -13,9 +13,6 @@
 # --mirror (OpenSLR 12) into $LIBRISPEECH and unpacked (--download false: stop instead).
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*"; }
-die() { echo "$0: $*" >&2; exit 1; }
-
 labeled="train-clean-100"
 labeled_name=train_clean_100
 unlabeled="train-clean-360 train-other-500"
@@ -24,11 +21,8 @@ download=true
 mirror=https://www.openslr.org/resources/12
 speaker=chapter
 
-python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
-help_message="Usage: $0 [--python <python>] [--labeled <labeled>] [--labeled_name <labeled_name>] [--unlabeled <unlabeled>] [--unlabeled_name <unlabeled_name>] [--download <download>] [--mirror <mirror>] [--speaker <speaker>] (defaults above, in $0)"
-# shellcheck source=../../../../local/parse_options.sh
-. utils/parse_options.sh
-[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
+# shellcheck source=../../../../local/data_prep.sh
+. utils/data_prep.sh
 case "${download}" in true|false) ;; *) die "--download must be true or false" ;; esac
 
 # shellcheck source=db.sh
@@ -49,14 +43,8 @@ have_part() {
     [ -d "${LIBRISPEECH}/LibriSpeech/$1" ] || [ -d "${LIBRISPEECH}/$1" ]
 }
 
-fetch() {
-    # fetch <url> <file>: resumable download.
-    if command -v wget > /dev/null; then
-        wget -c -q -O "$2" "$1"
-    else
-        curl -fsSL -C - -o "$2" "$1"
-    fi
-}
+# shellcheck source=../../../../local/fetch_archive.sh
+. utils/fetch_archive.sh
 
 parts="${labeled} ${unlabeled} dev-clean dev-other test-clean test-other"
 for part in ${parts}; do
@@ -65,13 +53,10 @@ for part in ${parts}; do
         "LibriSpeech/${part} and ${part}); set LIBRISPEECH in db.sh or use --download true"
     mkdir -p "${LIBRISPEECH}"
     archive="${LIBRISPEECH}/${part}.tar.gz"
-    if [ ! -f "${archive}.complete" ]; then
-        log "downloading ${mirror}/${part}.tar.gz -> ${archive}"
-        fetch "${mirror}/${part}.tar.gz" "${archive}" \
-            || die "could not download ${mirror}/${part}.tar.gz (no network? another" \
-                   "--mirror?); or unpack the corpus yourself and set LIBRISPEECH in db.sh"
-        touch "${archive}.complete"
-    fi
+    [ -f "${archive}.complete" ] || log "downloading ${mirror}/${part}.tar.gz -> ${archive}"
+    fetch_archive "${mirror}/${part}.tar.gz" "${archive}" \
+        || die "could not download ${mirror}/${part}.tar.gz (no network? another" \
+               "--mirror?); or unpack the corpus yourself and set LIBRISPEECH in db.sh"
     log "unpacking ${archive}"
     tar -xzf "${archive}" -C "${LIBRISPEECH}" || die "${archive}: not a valid archive (remove it" \
         "and ${archive}.complete to download it again)"

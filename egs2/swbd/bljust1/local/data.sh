@@ -16,9 +16,6 @@
 # transcripts are downloaded from OpenSLR 5 when SWBD_MS98 is empty and none is found.
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*"; }
-die() { echo "$0: $*" >&2; exit 1; }
-
 labeled_hours=100
 num_dev_utts=4000
 max_dup_text=300
@@ -29,11 +26,8 @@ partial_words=keep
 download_ms98=true
 ms98_url=https://www.openslr.org/resources/5/switchboard_word_alignments.tar.gz
 
-python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
-help_message="Usage: $0 [--python <python>] [--labeled_hours <labeled_hours>] [--num_dev_utts <num_dev_utts>] [--max_dup_text <max_dup_text>] [--seed <seed>] [--decoder <decoder>] [--hesitations <hesitations>] [--partial_words <partial_words>] [--download_ms98 <download_ms98>] [--ms98_url <ms98_url>] (defaults above, in $0)"
-# shellcheck source=../../../../local/parse_options.sh
-. utils/parse_options.sh
-[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
+# shellcheck source=../../../../local/data_prep.sh
+. utils/data_prep.sh
 
 # shellcheck source=db.sh
 . ./db.sh
@@ -74,15 +68,11 @@ if [ -z "${SWBD_MS98}" ]; then
     [ "${download_ms98}" = true ] || die "no ms98 transcripts found: set SWBD_MS98 in db.sh"
     mkdir -p downloads
     archive=downloads/switchboard_word_alignments.tar.gz
-    if [ ! -f "${archive}.complete" ]; then
-        log "downloading the ms98 transcripts ${ms98_url}"
-        if command -v wget > /dev/null; then
-            wget -c -q -O "${archive}" "${ms98_url}"
-        else
-            curl -fsSL -C - -o "${archive}" "${ms98_url}"
-        fi || die "could not download ${ms98_url}; set SWBD_MS98 in db.sh to an unpacked copy"
-        touch "${archive}.complete"
-    fi
+    [ -f "${archive}.complete" ] || log "downloading the ms98 transcripts ${ms98_url}"
+    # shellcheck source=../../../../local/fetch_archive.sh
+    . utils/fetch_archive.sh
+    fetch_archive "${ms98_url}" "${archive}" \
+        || die "could not download ${ms98_url}; set SWBD_MS98 in db.sh to an unpacked copy"
     tar -xzf "${archive}" -C downloads || die "${archive}: not a valid archive"
     SWBD_MS98=downloads/swb_ms98_transcriptions
     has_ms98 "${SWBD_MS98}" || die "${archive} did not unpack to ${SWBD_MS98}"

@@ -15,9 +15,6 @@
 # into it and unpacked (--download false: stop instead).
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*"; }
-die() { echo "$0: $*" >&2; exit 1; }
-
 labeled_hours=50
 seed=0
 train_unk=skip
@@ -26,11 +23,8 @@ pad_end=0.1
 download=true
 mirror=https://www.openslr.org/resources/19
 
-python=python3  # the Python that runs espnet_bljust (bljust.sh passes its --python)
-help_message="Usage: $0 [--python <python>] [--labeled_hours <labeled_hours>] [--seed <seed>] [--train_unk <train_unk>] [--pad_start <pad_start>] [--pad_end <pad_end>] [--download <download>] [--mirror <mirror>] (defaults above, in $0)"
-# shellcheck source=../../../../local/parse_options.sh
-. utils/parse_options.sh
-[ $# -eq 0 ] || { echo "$0: unexpected argument $1" >&2; exit 1; }
+# shellcheck source=../../../../local/data_prep.sh
+. utils/data_prep.sh
 case "${download}" in true|false) ;; *) die "--download must be true or false" ;; esac
 
 # shellcheck source=db.sh
@@ -53,16 +47,12 @@ if ! have_corpus; then
         "and train/stm); set TEDLIUM2 in db.sh or use --download true"
     mkdir -p "${TEDLIUM2}"
     archive="${TEDLIUM2}/TEDLIUM_release2.tar.gz"
-    if [ ! -f "${archive}.complete" ]; then
-        log "downloading ${mirror}/TEDLIUM_release2.tar.gz -> ${archive} (~35 GB)"
-        if command -v wget > /dev/null; then
-            wget -c -q -O "${archive}" "${mirror}/TEDLIUM_release2.tar.gz"
-        else
-            curl -fsSL -C - -o "${archive}" "${mirror}/TEDLIUM_release2.tar.gz"
-        fi || die "could not download ${mirror}/TEDLIUM_release2.tar.gz; unpack the corpus" \
-                  "yourself and set TEDLIUM2 in db.sh"
-        touch "${archive}.complete"
-    fi
+    [ -f "${archive}.complete" ] || log "downloading ${mirror}/TEDLIUM_release2.tar.gz -> ${archive} (~35 GB)"
+    # shellcheck source=../../../../local/fetch_archive.sh
+    . utils/fetch_archive.sh
+    fetch_archive "${mirror}/TEDLIUM_release2.tar.gz" "${archive}" \
+        || die "could not download ${mirror}/TEDLIUM_release2.tar.gz; unpack the corpus" \
+               "yourself and set TEDLIUM2 in db.sh"
     log "unpacking ${archive}"
     tar -xzf "${archive}" -C "${TEDLIUM2}" || die "${archive}: not a valid archive"
     have_corpus || die "${archive} did not unpack to TEDLIUM_release2/"
