@@ -59,6 +59,29 @@ def resolve_max_length(
     return int(value)
 
 
+def add_crop_arguments(group: argparse._ArgumentGroup) -> None:
+    """Register ``--unlabeled_max_length`` and ``--unlabeled_length_multiple``."""
+    group.add_argument(
+        "--unlabeled_max_length",
+        type=max_length_option,
+        default=None,
+        help="Crop unlabeled utterances longer than this many samples to a "
+        "window at a random offset drawn from --seed (as wav2vec 2.0 crops "
+        "its pre-training clips); auto: the labeled stream's longest "
+        "utterance; none: no crop. With --match_unlabeled_batch_bins true "
+        "every unlabeled batch then holds no longer utterance and no more "
+        "padded audio than the labeled stream's largest",
+    )
+    group.add_argument(
+        "--unlabeled_length_multiple",
+        type=int,
+        default=0,
+        help="Pad every unlabeled mini-batch to a multiple of this many samples "
+        "(at most --unlabeled_max_length): few distinct batch shapes, so the "
+        "heap and oneDNN's per-shape caches stay small; 0: no extra padding",
+    )
+
+
 @typechecked
 def crop_offset(uid: str, length: int, max_length: int, seed: int, pass_index: int) -> int:
     """Start of the kept window of an utterance of ``length`` samples:

@@ -30,8 +30,8 @@ from espnet_bljust.iterators.batch_bins import cap_batch_bins, padded_bins, shap
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
 from espnet_bljust.iterators.crop import (
     CroppingCollate,
+    add_crop_arguments,
     cropped_lengths,
-    max_length_option,
     resolve_max_length,
 )
 from espnet_bljust.main_funcs.collect_unlabeled_stats import collect_unlabeled_stats
@@ -120,25 +120,7 @@ class BLJUSTTask(ASRTask):
             "size x longest utterance) than the labeled stream's largest, so that "
             "reading unlabeled speech peaks no higher than supervised training",
         )
-        group.add_argument(
-            "--unlabeled_max_length",
-            type=max_length_option,
-            default=None,
-            help="Crop unlabeled utterances longer than this many samples to a "
-            "window at a random offset drawn from --seed (as wav2vec 2.0 crops "
-            "its pre-training clips); auto: the labeled stream's longest "
-            "utterance; none: no crop. With --match_unlabeled_batch_bins true "
-            "every unlabeled batch then holds no longer utterance and no more "
-            "padded audio than the labeled stream's largest",
-        )
-        group.add_argument(
-            "--unlabeled_length_multiple",
-            type=int,
-            default=0,
-            help="Pad every unlabeled mini-batch to a multiple of this many samples "
-            "(at most --unlabeled_max_length): few distinct batch shapes, so the "
-            "heap and oneDNN's per-shape caches stay small; 0: no extra padding",
-        )
+        add_crop_arguments(group)
         group.add_argument(
             "--strategy",
             type=str,
@@ -246,7 +228,7 @@ class BLJUSTTask(ASRTask):
             help="After every optimizer step and between the upper step's f and g "
             "passes, give the free pages of glibc's heap back to the system "
             "(malloc_trim; no-op without glibc): lower peak memory when batch "
-            "shapes vary, same numbers",
+            "shapes vary, same numbers up to float rounding",
         )
         add_check_arguments(group)
         group.add_argument(

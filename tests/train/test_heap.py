@@ -50,12 +50,24 @@ def runner(tmp_path, *extra):
 
 
 def test_trimming_between_steps_trains_the_same_numbers(tmp_path):
-    runs = [runner(tmp_path / str(on), "--malloc_trim", str(on).lower()) for on in (False, True)]
+    # the same up to float rounding: the math kernels may sum in an order that
+    # follows their buffers' alignment, which the heap's state moves; SGD keeps
+    # such rounding at its size (Adam would scale a near-zero gradient's to lr)
+    sgd = ("--optim", "sgd", "--optim_conf", "lr=0.1", "--lower_optim", "sgd")
+    sgd += ("--lower_optim_conf", "lr=0.1")
+    runs = [
+        runner(tmp_path / str(on), "--malloc_trim", str(on).lower(), *sgd)
+        for on in (False, True)
+    ]
+    initial = [p.detach().clone() for p in runs[0].core.parameters()]
     for r in runs:
         torch.manual_seed(1)
         batches = itertools.repeat((["a", "b"], tiny_batch()))
         assert r.lower_step(batches)[0]
         assert r.upper_step(batches, batches, weight=0.5, lr_scale=1.0, cosine=False)[0]
     assert runs[1].options.malloc_trim and not runs[0].options.malloc_trim
-    for a, b in zip(runs[0].core.parameters(), runs[1].core.parameters()):
-        assert torch.equal(a, b)
+    moved = 0.0
+    for a, b, init in zip(runs[0].core.parameters(), runs[1].core.parameters(), initial):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        moved = max(moved, float((a - init).abs().max()))
+    assert moved > 1e-3  # the steps did change the weights
