@@ -2,6 +2,7 @@
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -40,7 +41,7 @@ def test_lower_step_never_touches_phi_and_finetune_never_touches_eta(runner):
 
     # an upper step first, so that eta and phi have optimizer momentum
     ok, stats = runner.upper_step(stream(), stream(), weight=0.5, lr_scale=1.0, cosine=True)
-    assert ok and -1.0 <= stats["grad_cos"] <= 1.0
+    assert ok and np.isfinite(float(stats["grad_cos"]))  # its value: test_split_backward
 
     before_phi, before_theta, before_eta = snapshot(phi), snapshot(theta), snapshot(eta)
     ok, _ = runner.lower_step(stream())
@@ -132,4 +133,4 @@ def test_amp_steps_run_the_forward_in_bfloat16_on_cpu(tmp_path):
     assert any(changed(before, theta))
     for stats in (lower, upper):
         assert all(torch.isfinite(torch.tensor(v)) for v in stats.values() if v is not None)
-    assert -1.0 <= upper["grad_cos"] <= 1.0
+    assert np.isfinite(float(upper["grad_cos"]))
