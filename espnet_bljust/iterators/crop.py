@@ -30,9 +30,10 @@ from espnet_bljust.iterators.batch_bins import shape_lengths
 AUTO = "auto"
 
 
-def max_length_option(value: Union[str, int, None]) -> Optional[str]:
+def max_length_option(value: Union[str, int, None]) -> Union[str, int, None]:
     """argparse type of ``--unlabeled_max_length``: 'auto', a positive number
-    of samples (as a string), or None for 'none' (no crop)."""
+    of samples (an int, as a YAML config gives it, so that a resume compares
+    alike), or None for 'none' (no crop)."""
     text = "none" if value is None else str(value).strip().lower()
     if text in ("none", "null", ""):
         return None
@@ -42,7 +43,7 @@ def max_length_option(value: Union[str, int, None]) -> Optional[str]:
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected 'auto', 'none' or a positive number of samples"
         )
-    return str(int(text))
+    return int(text)
 
 
 @typechecked
@@ -68,8 +69,8 @@ def add_crop_arguments(group: argparse._ArgumentGroup) -> None:
         help="Crop unlabeled utterances longer than this many samples to a "
         "window at a random offset drawn from --seed (as wav2vec 2.0 crops "
         "its pre-training clips); auto: the labeled stream's longest "
-        "utterance; none: no crop. With --match_unlabeled_batch_bins true "
-        "every unlabeled batch then holds no longer utterance and no more "
+        "utterance; none: no crop. With auto and --match_unlabeled_batch_bins "
+        "true every unlabeled batch then holds no longer utterance and no more "
         "padded audio than the labeled stream's largest",
     )
     group.add_argument(

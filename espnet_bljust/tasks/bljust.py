@@ -453,7 +453,8 @@ class BLJUSTTask(ASRTask):
         if not args.collect_stats:
             # Before the model is built and anything is written.
             check_before_training(args, needs_unlabeled_stream(args))
-            check_resume_options(args)
+            parser = cls.get_parser()
+            check_resume_options(args, {a.dest: a.default for a in parser._actions})
             check_unsup_loss_conf(args)
             cls.check_training_data(args)
         super().main_worker(args)

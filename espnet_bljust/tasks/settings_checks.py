@@ -79,23 +79,25 @@ def frontend_rate(args: argparse.Namespace) -> Optional[int]:
 
 
 def crop_problems(args: argparse.Namespace) -> List[str]:
-    """A line when ``--unlabeled_max_length`` is shorter than the shortest
-    clip training accepts (``--min_wav_duration``)."""
+    """Lines for a negative ``--unlabeled_length_multiple`` and for an
+    ``--unlabeled_max_length`` that is not a length or is shorter than the
+    shortest clip training accepts (``--min_wav_duration``)."""
+    problems = []
     multiple = getattr(args, "unlabeled_length_multiple", 0)
     if multiple < 0:
-        return [f"--unlabeled_length_multiple {multiple}: must be >= 0"]
+        problems.append(f"--unlabeled_length_multiple {multiple}: must be >= 0")
     try:
         value = max_length_option(getattr(args, "unlabeled_max_length", None))
     except argparse.ArgumentTypeError as e:
-        return [f"--unlabeled_max_length {e}"]
+        return problems + [f"--unlabeled_max_length {e}"]
     fs = frontend_rate(args)
-    if value is None or value == AUTO or fs is None:
-        return []
-    shortest = args.min_wav_duration * fs
-    if int(value) < shortest:
-        return [f"--unlabeled_max_length {value}: shorter than --min_wav_duration "
-                f"{args.min_wav_duration} s ({shortest:.0f} samples at {fs} Hz)"]  # fmt: skip
-    return []
+    shortest = None if fs is None else args.min_wav_duration * fs
+    if value not in (None, AUTO) and shortest is not None and int(value) < shortest:
+        problems.append(
+            f"--unlabeled_max_length {value}: shorter than --min_wav_duration "
+            f"{args.min_wav_duration} s ({shortest:.0f} samples at {fs} Hz)"
+        )
+    return problems
 
 
 def output_dir_problem(output_dir: str) -> Optional[str]:

@@ -9,7 +9,7 @@ the ``config.yaml`` the saved run wrote and names every difference.
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 import yaml
 
@@ -55,11 +55,21 @@ def _token_list(value: Any) -> Any:
 
 
 def differences(
-    saved: Dict[str, Any], now: Dict[str, Any], allowed: Iterable[str] = ()
+    saved: Dict[str, Any],
+    now: Dict[str, Any],
+    allowed: Iterable[str] = (),
+    defaults: Optional[Dict[str, Any]] = None,
 ) -> List[str]:
-    """``name: saved -> now`` for every option that changed and may not."""
+    """``name: saved -> now`` for every option that changed and may not.
+
+    An option the saved config lacks (added to the tool after that run
+    started) counts as saved at its value in ``defaults``, when given.
+    """
     skip = MAY_CHANGE | set(allowed)
     now = _normalized(now)
+    saved = dict(saved)
+    for key in set(defaults or {}) & set(now) - set(saved):
+        saved[key] = defaults[key]
     lines = []
     for key in sorted(set(saved) & set(now) - skip):
         old, new = saved[key], now[key]
@@ -73,11 +83,14 @@ def differences(
     return lines
 
 
-def check_resume_options(args: argparse.Namespace) -> None:
+def check_resume_options(
+    args: argparse.Namespace, defaults: Optional[Dict[str, Any]] = None
+) -> None:
     """Raise ResumeMismatchError when resuming with changed options.
 
     Does nothing unless ``--resume true`` and the output dir holds both a
-    checkpoint and its config.yaml.
+    checkpoint and its config.yaml. ``defaults``: the parser's defaults,
+    the values of options the saved config predates.
     """
     output_dir = Path(args.output_dir)
     config = output_dir / "config.yaml"
@@ -89,7 +102,7 @@ def check_resume_options(args: argparse.Namespace) -> None:
     if saved.get("phase_unit") in PHASE_UNIT_ALIASES:  # a run saved under the older name
         saved["phase_unit"] = PHASE_UNIT_ALIASES[saved["phase_unit"]]
     allowed = args.resume_allow_changes or []
-    found = differences(saved, vars(args), allowed)
+    found = differences(saved, vars(args), allowed, defaults)
     if found:
         raise ResumeMismatchError(
             f"--resume true, but {len(found)} option(s) differ from the run saved in "

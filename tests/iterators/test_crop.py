@@ -78,7 +78,8 @@ def test_offsets_are_drawn_per_seed_pass_and_utterance():
 def test_option_values():
     assert max_length_option("auto") == "auto"
     assert max_length_option("none") is None
-    assert max_length_option(16000) == "16000"
+    assert max_length_option(16000) == 16000
+    assert max_length_option("16000") == 16000  # the command line's, as a YAML config's
     for bad in ("-5", "0", "1.5s"):
         with pytest.raises(argparse.ArgumentTypeError):
             max_length_option(bad)

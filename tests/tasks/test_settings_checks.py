@@ -40,6 +40,9 @@ def refused(args, capsys):
         (["--unlabeled_max_length", "800"], "--unlabeled_max_length 800: shorter than "
          "--min_wav_duration 0.1 s (1600 samples at 16000 Hz)"),
         (["--unlabeled_length_multiple", "-1"], "--unlabeled_length_multiple -1: must be >= 0"),
+        (["--unlabeled_length_multiple", "-1", "--unlabeled_max_length", "800"],
+         "--unlabeled_length_multiple -1: must be >= 0; --unlabeled_max_length 800: shorter "
+         "than --min_wav_duration 0.1 s (1600 samples at 16000 Hz)"),
     ],
 )  # fmt: skip
 def test_bad_setting_is_one_line_before_anything_is_written(

@@ -36,6 +36,16 @@ def test_differences_name_changed_options_but_not_allowed_ones(tmp_path):
     assert differences(SAVED, same) == ["token_list: the tokens differ from the saved run's"]
 
 
+def test_an_option_the_saved_run_predates_counts_at_its_default():
+    defaults = {"unlabeled_max_length": None, "strategy": "bljust"}
+    now = dict(SAVED, unlabeled_max_length="auto")
+    assert differences(SAVED, now) == []  # without the defaults it cannot be compared
+    assert differences(SAVED, now, defaults=defaults) == [
+        "unlabeled_max_length: None (saved) -> 'auto' (now)"
+    ]
+    assert differences(SAVED, dict(SAVED, unlabeled_max_length=None), defaults=defaults) == []
+
+
 def test_check_resume_options_only_acts_when_resuming_a_saved_run(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(SAVED))
     args = argparse.Namespace(
