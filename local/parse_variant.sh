@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
         *) _args+=("$1"); shift ;;
     esac
 done
-set -- "${_args[@]}"
+set -- ${_args[@]+"${_args[@]}"}  # empty-array safe under set -u on bash < 4.4
 asr_config="conf/train_bljust_${variant}.yaml"
 if [ ! -f "${asr_config}" ]; then
     echo "$0: --variant ${variant}: no ${asr_config} (variants: $(find conf -name 'train_bljust_*.yaml' \
