@@ -1,6 +1,7 @@
 """local/fetch_archive.sh, the recipes' resumable download, against a real HTTP server on
-this machine: the file arrives and is marked complete, a marked file is not fetched again,
-a failed download returns non-zero without the mark, and a partial file is resumed."""
+this machine: the file arrives and is marked complete (the caller's message logged first), a
+marked file is not fetched again (nor logged), a failed download returns non-zero without the
+mark, and a partial file is resumed."""
 
 import functools
 import http.server
@@ -58,7 +59,8 @@ def fetch(url, dest, tool_dir=None):
     env = None
     if tool_dir is not None:  # only curl on PATH: the wget-less branch
         env = {"PATH": str(tool_dir)}
-    return subprocess.run([shutil.which("bash"), "-c", f'. "{FETCH}" && fetch_archive "$0" "$1"', url, str(dest)],
+    script = f'log() {{ echo "LOG $*"; }}; . "{FETCH}" && fetch_archive "$0" "$1" "fetching $0"'
+    return subprocess.run([shutil.which("bash"), "-c", script, url, str(dest)],
                           capture_output=True, text=True, env=env)  # fmt: skip
 
 
@@ -78,9 +80,11 @@ def test_fetches_once_marks_complete_and_resumes(server, tmp_path, tool):
     done = fetch(f"{base}/corpus.tar.gz", dest, tool_dir)
     assert done.returncode == 0, done.stderr
     assert dest.read_bytes() == payload and (tmp_path / "corpus.tar.gz.complete").exists()
+    assert done.stdout == f"LOG fetching {base}/corpus.tar.gz\n"  # the caller's message, logged
 
     (www / "corpus.tar.gz").write_bytes(b"changed")  # marked: not fetched again
-    assert fetch(f"{base}/corpus.tar.gz", dest, tool_dir).returncode == 0
+    again = fetch(f"{base}/corpus.tar.gz", dest, tool_dir)
+    assert again.returncode == 0 and again.stdout == ""  # nothing to download, nothing logged
     assert dest.read_bytes() == payload
 
     missing = fetch(f"{base}/none.tar.gz", tmp_path / "none.tar.gz", tool_dir)

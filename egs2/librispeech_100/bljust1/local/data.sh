@@ -53,8 +53,8 @@ for part in ${parts}; do
         "LibriSpeech/${part} and ${part}); set LIBRISPEECH in db.sh or use --download true"
     mkdir -p "${LIBRISPEECH}"
     archive="${LIBRISPEECH}/${part}.tar.gz"
-    [ -f "${archive}.complete" ] || log "downloading ${mirror}/${part}.tar.gz -> ${archive}"
     fetch_archive "${mirror}/${part}.tar.gz" "${archive}" \
+        "downloading ${mirror}/${part}.tar.gz -> ${archive}" \
         || die "could not download ${mirror}/${part}.tar.gz (no network? another" \
                "--mirror?); or unpack the corpus yourself and set LIBRISPEECH in db.sh"
     log "unpacking ${archive}"

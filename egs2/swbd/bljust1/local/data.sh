@@ -68,10 +68,10 @@ if [ -z "${SWBD_MS98}" ]; then
     [ "${download_ms98}" = true ] || die "no ms98 transcripts found: set SWBD_MS98 in db.sh"
     mkdir -p downloads
     archive=downloads/switchboard_word_alignments.tar.gz
-    [ -f "${archive}.complete" ] || log "downloading the ms98 transcripts ${ms98_url}"
     # shellcheck source=../../../../local/fetch_archive.sh
     . utils/fetch_archive.sh
     fetch_archive "${ms98_url}" "${archive}" \
+        "downloading the ms98 transcripts ${ms98_url}" \
         || die "could not download ${ms98_url}; set SWBD_MS98 in db.sh to an unpacked copy"
     tar -xzf "${archive}" -C downloads || die "${archive}: not a valid archive"
     SWBD_MS98=downloads/swb_ms98_transcriptions

@@ -47,10 +47,10 @@ if ! have_corpus; then
         "and train/stm); set TEDLIUM2 in db.sh or use --download true"
     mkdir -p "${TEDLIUM2}"
     archive="${TEDLIUM2}/TEDLIUM_release2.tar.gz"
-    [ -f "${archive}.complete" ] || log "downloading ${mirror}/TEDLIUM_release2.tar.gz -> ${archive} (~35 GB)"
     # shellcheck source=../../../../local/fetch_archive.sh
     . utils/fetch_archive.sh
     fetch_archive "${mirror}/TEDLIUM_release2.tar.gz" "${archive}" \
+        "downloading ${mirror}/TEDLIUM_release2.tar.gz -> ${archive} (~35 GB)" \
         || die "could not download ${mirror}/TEDLIUM_release2.tar.gz; unpack the corpus" \
                "yourself and set TEDLIUM2 in db.sh"
     log "unpacking ${archive}"
