@@ -24,7 +24,14 @@ from typing import Dict, List, Optional
 
 from espnet_bljust.experiments.argv import budget_argv, train_argv
 from espnet_bljust.experiments.budget import plan_for_budget
-from espnet_bljust.experiments.protocol import Protocol, ProtocolError, Trial, load_protocol, stamp
+from espnet_bljust.experiments.protocol import (
+    ESPEAK_SIZES,
+    Protocol,
+    ProtocolError,
+    Trial,
+    load_protocol,
+    stamp,
+)
 from espnet_bljust.experiments.schedule import exit_on_sigterm, run_jobs
 from espnet_bljust.experiments.splits import prepare_espeak, prepare_split_dir, prepare_unseen_fsdd
 
@@ -39,8 +46,7 @@ def prepare_data(protocol: Protocol, out: Path) -> Path:
                                    corpus["test_speakers"], corpus["dev_speakers"],
                                    corpus.get("labeled_takes", 4), corpus.get("dev_takes", 30))
     if corpus["split"] == "espeak":
-        return prepare_espeak(out / "corpus", out / "data", **{
-            k: corpus[k] for k in ("num_labeled", "num_unlabeled", "num_dev", "num_test")},
+        return prepare_espeak(out / "corpus", out / "data", **{k: corpus[k] for k in ESPEAK_SIZES},
             seed=corpus.get("seed", 0), dev_speakers=corpus.get("dev_speakers", "held_out"))
     return prepare_split_dir(protocol.repo_path(corpus["data_dir"]), out / "data")
 
