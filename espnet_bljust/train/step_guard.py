@@ -11,7 +11,8 @@ everything back when the step is not taken.
 
 Cost: one copy of the buffers per step and one copy of the stepped parameters
 and their optimizer state per optimizer step (for Adam three times the
-parameter memory, on the parameters' device).
+parameter memory, on the parameters' device), alive only around
+``optimizer.step()``.
 """
 
 import logging
@@ -109,18 +110,21 @@ class StepGuard:
     @torch.no_grad()
     def after_update(self, optimizer: torch.optim.Optimizer, params: List[torch.Tensor]) -> bool:
         """True when ``params`` and the buffers are finite after the step;
-        otherwise roll back parameters, optimizer state and buffers and return False."""
-        if not nonfinite_max(list(params) + self.buffers):
-            return True
-        for p, saved in zip(params, self._saved_params):
-            p.copy_(saved)
-        for p, state in self._saved_state.items():
-            if state is None:
-                optimizer.state.pop(p, None)
-            else:
-                optimizer.state[p] = state
-        self.restore_buffers()
-        return False
+        otherwise roll back parameters, optimizer state and buffers and return False.
+        Either way the copies are dropped here, not kept through the next
+        step's forward and backward passes."""
+        finite = not nonfinite_max(list(params) + self.buffers)
+        if not finite:
+            for p, saved in zip(params, self._saved_params):
+                p.copy_(saved)
+            for p, state in self._saved_state.items():
+                if state is None:
+                    optimizer.state.pop(p, None)
+                else:
+                    optimizer.state[p] = state
+            self.restore_buffers()
+        self._saved_params, self._saved_state = [], {}
+        return finite
 
 
 class NonFiniteValidationError(RuntimeError):

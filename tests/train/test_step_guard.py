@@ -77,3 +77,27 @@ def test_a_skipped_upper_step_does_not_advance_gamma(runner):  # noqa: F811
     assert runner.state["joint_upper_steps"] == 1
     BLJUSTTrainer._one_tick(runner, Phase.JOINT, nan_stream(), good, schedule, runner.options)
     assert runner.state["joint_upper_steps"] == 1 and runner.state["skipped_steps"] == 1
+
+
+def test_the_copies_are_dropped_once_the_step_is_checked(runner):  # noqa: F811
+    """The parameter and optimizer-state copies live only around optimizer.step():
+    no reference to them is left for the next step's passes (taken step or rolled back)."""
+    import gc
+    import weakref
+
+    guard, clones = runner.guard, []
+    original = guard.before_update
+
+    def remembering(optimizer, params):
+        original(optimizer, params)
+        clones.extend(weakref.ref(t) for t in guard._saved_params)
+        clones.extend(weakref.ref(v) for state in guard._saved_state.values() if state
+                      for v in state.values() if torch.is_tensor(v))  # fmt: skip
+
+    guard.before_update = remembering
+    good = itertools.repeat((["a", "b"], tiny_batch()))
+    for _ in range(2):  # the second step copies the Adam moments too
+        assert runner.supervised_step(good)[0]
+    assert len(clones) > len(runner.theta)
+    gc.collect()
+    assert [c for c in clones if c() is not None] == []
