@@ -58,7 +58,7 @@ def run_argv(protocol: Protocol, data: Path, exp: Path, trial: Trial, seed: int)
 
 def train_job(name: str, argv: List[str], exp: Path) -> dict:
     return dict(name=name, target="espnet_bljust.experiments.training:train_run",
-                kwargs=dict(argv=argv, exp=str(exp)), log=exp.parent / f"{exp.name}.log",
+                kwargs=dict(argv=argv, exp=str(exp), resume=True), log=exp.parent / f"{exp.name}.log",
                 result=exp.parent / f"{exp.name}.train.json", key=argv)  # fmt: skip
 
 

@@ -41,8 +41,9 @@ def execute(runs: List[dict], args: argparse.Namespace,
             child.stop()
             what = (f"LM on {item}" if kind == "lm_train"
                     else f"{item['strategy']} seed {item['seed']}")  # fmt: skip
-            print(f"[stopped] {what} ({kind}, pid {child.process.pid}): started again by the "
-                  "next call", flush=True)  # fmt: skip
+            again = "continued" if kind == "train" else "started again"
+            print(f"[stopped] {what} ({kind}, pid {child.process.pid}): {again} by the next call",
+                  flush=True)  # fmt: skip
     return runs
 
 
@@ -91,11 +92,7 @@ def _start(item, kind: str, args: argparse.Namespace, lm_plan: Dict[str, dict],
               flush=True)  # fmt: skip
         return child
     run, name = item, Path(item["exp"]).name
-    if kind == "train":
-        if Path(run["exp"]).exists():  # a half run from before: start clean
-            import shutil
-
-            shutil.rmtree(run["exp"])
+    if kind == "train":  # a half run from before continues (train_run's resume)
         kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
                       beam_size=args.beam_size, average_nbest=args.average_nbest)  # fmt: skip
         target, log = "training:train_and_decode", Path(run["exp"]).parent / f"{name}.log"
@@ -208,8 +205,9 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1) -> Dict[str, dict]:
     finally:
         for job, child in active:
             child.stop()
-            print(f"[stopped] {job['name']} (pid {child.process.pid}): started again by the "
-                  "next call", flush=True)  # fmt: skip
+            again = ("continued" if job["kwargs"].get("resume") else "started again")
+            print(f"[stopped] {job['name']} (pid {child.process.pid}): {again} by the next call",
+                  flush=True)  # fmt: skip
     return records
 
 

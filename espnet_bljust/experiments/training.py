@@ -26,7 +26,7 @@ def train_and_decode(
     :func:`lm_decode`, the harness's next job for the run.)
     """
     exp = Path(exp)
-    result = train_run(argv, str(exp), fresh=False)
+    result = train_run(argv, str(exp), resume=True)
     model_file = best_checkpoint(exp)
     result["checkpoint"] = model_file.name
     if model_file.is_symlink():
@@ -47,15 +47,21 @@ def train_and_decode(
 
 
 
-def train_run(argv: List[str], exp: str, fresh: bool = True) -> dict:
+def train_run(argv: List[str], exp: str, fresh: bool = True, resume: bool = False) -> dict:
     """Train one run (bljust_train ``argv`` into ``exp``) and read it back.
 
-    Returns train_wall_s (the whole call), train_peak_rss_mb (VmHWM),
-    train_peak_anon_mb, the bilevel counters (ticks, lower_steps,
-    upper_steps, skipped_steps, joint_upper_steps), epochs (the reporter's
-    per-epoch means) and train_loop_s (the epochs' training time, no
-    validation). ``fresh``: remove what an earlier, unfinished call left in
-    ``exp`` first.
+    Returns train_wall_s, train_peak_rss_mb (VmHWM), train_peak_anon_mb, the
+    bilevel counters (ticks, lower_steps, upper_steps, skipped_steps,
+    joint_upper_steps), epochs (the reporter's per-epoch means) and
+    train_loop_s (the epochs' training time, no validation). ``fresh``:
+    remove what an earlier, unfinished call left in ``exp`` first.
+    ``resume``: instead, an unfinished run that an earlier call left in
+    ``exp`` with the same options continues from its last epoch checkpoint
+    (``--resume true``; the trainer's resume is bitwise, see
+    tests/train/test_kill_resume_fsdd.py); one saved with other options is
+    removed and trained anew. A resumed run also returns
+    resumed_after_epoch; its train_wall_s adds the reporter's train and
+    valid time of the epochs it kept, and its peak memory is this call's.
     """
     import shutil
 
@@ -64,7 +70,10 @@ def train_run(argv: List[str], exp: str, fresh: bool = True) -> dict:
     from espnet_bljust.bin import bljust_train
 
     exp = Path(exp)
-    if fresh and exp.exists():
+    kept = saved_epochs(argv, exp) if resume else 0
+    if kept:
+        argv = list(argv) + ["--resume", "true"]
+    elif (fresh or resume) and exp.exists():
         shutil.rmtree(exp)
     start = time.perf_counter()
     with AnonPeakSampler() as anon:
@@ -81,4 +90,39 @@ def train_run(argv: List[str], exp: str, fresh: bool = True) -> dict:
     result["train_loop_s"] = sum(
         e.get("train", {}).get("time", 0.0) for e in result["epochs"].values()
     )
+    if kept:
+        result["resumed_after_epoch"] = kept
+        result["train_wall_s"] += sum(
+            e.get(group, {}).get("time", 0.0)
+            for epoch, e in result["epochs"].items() if epoch <= kept
+            for group in ("train", "valid")
+        )  # fmt: skip
     return result
+
+
+def saved_epochs(argv: List[str], exp: Path) -> int:
+    """Epochs of an unfinished run in ``exp`` that bljust_train ``argv`` with
+    ``--resume true`` would continue (0: none, or saved with other options)."""
+    import torch
+
+    from espnet_bljust.tasks.bljust import BLJUSTTask
+    from espnet_bljust.train.checkpoints import history
+    from espnet_bljust.train.resume_check import ResumeMismatchError, check_resume_options
+
+    exp = Path(exp)
+    saved = (exp / "checkpoint.pth").exists() or history(exp)
+    if not saved or not (exp / "config.yaml").exists():
+        return 0
+    parser = BLJUSTTask.get_parser()
+    args = parser.parse_args(list(argv) + ["--resume", "true"])
+    try:
+        check_resume_options(args, {a.dest: a.default for a in parser._actions})
+    except ResumeMismatchError:
+        return 0
+    for checkpoint in [exp / "checkpoint.pth", *history(exp)]:  # as the trainer picks
+        try:
+            states = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        except (OSError, RuntimeError, EOFError):  # unreadable or absent: the next one
+            continue
+        return max(epoch_stats(states), default=0)
+    return 0

@@ -178,7 +178,7 @@ def test_sigterm_stops_the_running_children(fsdd_root, tmp_path):
     proc.send_signal(signal.SIGTERM)
     rest = proc.stdout.read()
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
-    assert f"[stopped] bljust seed 1 (train, pid {pid})" in rest
+    assert f"[stopped] bljust seed 1 (train, pid {pid}): continued by the next call" in rest
     assert f"(lm_train, pid {lm_pid})" in rest
 
     deadline = time.monotonic() + 10
@@ -223,7 +223,7 @@ def test_sigterm_stops_the_protocol_runs(fsdd_root, tmp_path):
     proc.send_signal(signal.SIGTERM)
     rest = proc.stdout.read()
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
-    assert all(f"(pid {pid}): started again by the next call" in rest for pid in pids), rest
+    assert all(f"(pid {pid}): continued by the next call" in rest for pid in pids), rest
 
     deadline = time.monotonic() + 10
     while any(map(_running, pids)) and time.monotonic() < deadline:
