@@ -116,7 +116,7 @@ def saved_epochs(argv: List[str], exp: Path) -> int:
     parser = BLJUSTTask.get_parser()
     args = parser.parse_args(list(argv) + ["--resume", "true"])
     try:
-        check_resume_options(args, {a.dest: a.default for a in parser._actions})
+        check_resume_options(args)  # as BLJUSTTask.main_worker does at this commit
     except ResumeMismatchError:
         return 0
     for checkpoint in [exp / "checkpoint.pth", *history(exp)]:  # as the trainer picks
