@@ -64,6 +64,16 @@ def table(protocol: Protocol, runs: List[dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def resumed_line(runs: List[dict]) -> str:
+    """Which final runs a stop cut and the next call continued ("" if none)."""
+    cut = [f"{r['strategy']} seed {r['seed']} (after epoch {r['resumed_after_epoch']})"
+           for r in runs if r.get("resumed_after_epoch")]  # fmt: skip
+    if not cut:
+        return ""
+    return ("Continued from their last epoch checkpoint after a stop: " + ", ".join(cut) +
+            "; their train loop seconds count every epoch once, from the reporter.\n")
+
+
 def compute_spread(runs: List[dict]) -> float:
     """Largest over smallest passes of any two runs (1.0: equal compute)."""
     passes = [r["passes"] for r in runs]
@@ -134,7 +144,7 @@ def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,
                  f"{c['dev_cer']:.1f}%)" for s, c in choices["chosen"].items()) +
              f"; checkpoint rule {choices['checkpoint_rule']} (mean dev WER " + ", ".join(
                  f"{r} {w:.1f}%" for r, w in choices["rule_dev_wer"].items()) + ").", "",
-             table(protocol, runs)]  # fmt: skip
+             table(protocol, runs), resumed_line(runs)]  # fmt: skip
     try:
         lines += ratio_lines(protocol, runs)
     except ValueError as e:  # runs on different utterances, ...

@@ -92,9 +92,10 @@ def _start(item, kind: str, args: argparse.Namespace, lm_plan: Dict[str, dict],
               flush=True)  # fmt: skip
         return child
     run, name = item, Path(item["exp"]).name
-    if kind == "train":  # a half run from before continues (train_run's resume)
+    if kind == "train":  # a run cut by a stop continues; --rerun and failed runs start anew
         kwargs = dict(argv=run["argv"], exp=run["exp"], data=run["data"],
-                      beam_size=args.beam_size, average_nbest=args.average_nbest)  # fmt: skip
+                      beam_size=args.beam_size, average_nbest=args.average_nbest,
+                      resume=not args.rerun and not _failed_before(run["exp"]))  # fmt: skip
         target, log = "training:train_and_decode", Path(run["exp"]).parent / f"{name}.log"
     else:
         lm = lm_by_data[run["data"]]
@@ -113,6 +114,12 @@ def _start(item, kind: str, args: argparse.Namespace, lm_plan: Dict[str, dict],
           f"({'training' if kind == 'train' else 'LM decoding'}) -> {run['exp']} "
           f"(log {log}, pid {child.process.pid})", flush=True)  # fmt: skip
     return child
+
+
+def _failed_before(exp) -> bool:
+    """Whether an earlier call recorded the run in ``exp`` as failed."""
+    saved = Path(exp) / "run.json"
+    return saved.exists() and not json.loads(saved.read_text()).get("ok")
 
 
 def exit_on_sigterm(signum, frame):
@@ -166,7 +173,8 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1) -> Dict[str, dict]:
     A job is {name, target ("module:function"), kwargs, log, result (a JSON
     path), key (what the result depends on)}. A job whose saved result is ok
     and has the same key is reused, never run again; a failed one is run
-    again by the next call. Stopped (Ctrl-C, SIGTERM turned into SystemExit),
+    again by the next call (a training job with ``resume`` then anew; one cut
+    by a stop, with no record, continues). Stopped (Ctrl-C, SIGTERM turned into SystemExit),
     the running children are stopped too. Returns {name: saved record}: key,
     ok, error, value, wall_s, peak_rss_mb. Own loop, not concurrent.futures:
     a pool's workers are reused and cannot be killed one by one on SIGTERM.
@@ -177,6 +185,8 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1) -> Dict[str, dict]:
         saved = json.loads(path.read_text()) if path.exists() else None
         if saved and saved.get("ok") and saved.get("key") == job["key"]:
             records[job["name"]] = saved
+        elif saved and job["kwargs"].get("resume"):  # failed before: trained anew
+            pending.append(dict(job, kwargs=dict(job["kwargs"], resume=False)))
         else:
             pending.append(job)
     if len(records):

@@ -10,14 +10,18 @@ from espnet_bljust.experiments.decoding import (
     best_checkpoint,
     decode_and_score,
 )
+from espnet_bljust.experiments.resume import record_start, saved_epochs
 from espnet_bljust.experiments.rundata import bilevel_counters, epoch_stats
 from espnet_bljust.experiments.runs import AnonPeakSampler, peak_rss_mb
 
 def train_and_decode(
     argv: List[str], exp: str, data: str, test_set: str = "test", beam_size: int = 1,
-    average_nbest: int = 1,
+    average_nbest: int = 1, resume: bool = True,
 ) -> dict:
     """Child job of one run: train, measure, pick on dev, decode and score test.
+
+    ``resume``: an unfinished run in ``exp`` continues (:func:`train_run`);
+    False: it is trained anew.
 
     test_wer/test_cer score the single best dev checkpoint; with
     ``average_nbest`` > 1 (and the run trained with ``--keep_nbest_models``
@@ -26,7 +30,7 @@ def train_and_decode(
     :func:`lm_decode`, the harness's next job for the run.)
     """
     exp = Path(exp)
-    result = train_run(argv, str(exp), resume=True)
+    result = train_run(argv, str(exp), resume=resume)
     model_file = best_checkpoint(exp)
     result["checkpoint"] = model_file.name
     if model_file.is_symlink():
@@ -56,12 +60,13 @@ def train_run(argv: List[str], exp: str, fresh: bool = True, resume: bool = Fals
     train_loop_s (the epochs' training time, no validation). ``fresh``:
     remove what an earlier, unfinished call left in ``exp`` first.
     ``resume``: instead, an unfinished run that an earlier call left in
-    ``exp`` with the same options continues from its last epoch checkpoint
-    (``--resume true``; the trainer's resume is bitwise, see
-    tests/train/test_kill_resume_fsdd.py); one saved with other options is
-    removed and trained anew. A resumed run also returns
+    ``exp`` continues from its last epoch checkpoint (``--resume true``; the
+    trainer's resume is bitwise, see tests/train/test_kill_resume_fsdd.py)
+    where :func:`~espnet_bljust.experiments.resume.saved_epochs` allows it,
+    and is removed and trained anew otherwise. A continued run also returns
     resumed_after_epoch; its train_wall_s adds the reporter's train and
-    valid time of the epochs it kept, and its peak memory is this call's.
+    valid time of the epochs it kept (not the earlier calls' start-up and
+    lost partial epoch), and its peak memory is this call's.
     """
     import shutil
 
@@ -71,10 +76,11 @@ def train_run(argv: List[str], exp: str, fresh: bool = True, resume: bool = Fals
 
     exp = Path(exp)
     kept = saved_epochs(argv, exp) if resume else 0
+    if not kept and (fresh or resume) and exp.exists():
+        shutil.rmtree(exp)
+    record_start(argv, exp)
     if kept:
         argv = list(argv) + ["--resume", "true"]
-    elif (fresh or resume) and exp.exists():
-        shutil.rmtree(exp)
     start = time.perf_counter()
     with AnonPeakSampler() as anon:
         try:
@@ -98,31 +104,3 @@ def train_run(argv: List[str], exp: str, fresh: bool = True, resume: bool = Fals
             for group in ("train", "valid")
         )  # fmt: skip
     return result
-
-
-def saved_epochs(argv: List[str], exp: Path) -> int:
-    """Epochs of an unfinished run in ``exp`` that bljust_train ``argv`` with
-    ``--resume true`` would continue (0: none, or saved with other options)."""
-    import torch
-
-    from espnet_bljust.tasks.bljust import BLJUSTTask
-    from espnet_bljust.train.checkpoints import history
-    from espnet_bljust.train.resume_check import ResumeMismatchError, check_resume_options
-
-    exp = Path(exp)
-    saved = (exp / "checkpoint.pth").exists() or history(exp)
-    if not saved or not (exp / "config.yaml").exists():
-        return 0
-    parser = BLJUSTTask.get_parser()
-    args = parser.parse_args(list(argv) + ["--resume", "true"])
-    try:
-        check_resume_options(args)  # as BLJUSTTask.main_worker does at this commit
-    except ResumeMismatchError:
-        return 0
-    for checkpoint in [exp / "checkpoint.pth", *history(exp)]:  # as the trainer picks
-        try:
-            states = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        except (OSError, RuntimeError, EOFError):  # unreadable or absent: the next one
-            continue
-        return max(epoch_stats(states), default=0)
-    return 0

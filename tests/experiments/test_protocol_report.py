@@ -24,3 +24,12 @@ def test_test_numbers_of_another_protocol_are_withheld():
     assert "11.0" not in rows["just"] and "12.0" not in rows["just"]
     assert "| supervised | 0 | – | – |" in rows["supervised"]
     assert compute_spread(runs) == 2999 / 2998
+
+
+def test_runs_continued_after_a_stop_are_named():
+    from espnet_bljust.experiments.protocol_report import resumed_line
+
+    runs = [dict(strategy="bljust", seed=2, resumed_after_epoch=11), dict(strategy="just", seed=3)]
+    line = resumed_line(runs)
+    assert "bljust seed 2 (after epoch 11)" in line and "seed 3" not in line
+    assert resumed_line(runs[1:]) == ""

@@ -1,10 +1,18 @@
-"""A harness run cut between two epochs continues from its last checkpoint."""
+"""A harness run cut mid-way continues from its last epoch checkpoint; one with
+other options, a failed one or one without a usable checkpoint starts anew."""
+
+import json
+import time
 
 import yaml
 
 from conftest import train_args
-from espnet_bljust.experiments.training import saved_epochs, train_run
+from espnet_bljust.experiments.resume import RECORD, saved_epochs
+from espnet_bljust.experiments.runs import ChildRun
+from espnet_bljust.experiments.schedule import run_jobs
+from espnet_bljust.experiments.training import train_run
 
+EPOCHS = 6
 PLAN = [
     "--strategy", "bljust", "--num_iters_per_epoch", "3", "--phase_unit", "tick",
     "--exploration_len", "2", "--joint_len", "-1", "--finetune_len", "0",
@@ -14,31 +22,68 @@ PLAN = [
 
 
 def argv(data, exp, *extra):
-    return train_args(data, exp, *PLAN, *extra)
+    return train_args(data, exp, *PLAN, "--max_epoch", str(EPOCHS), *extra)
 
 
-def test_a_cut_run_resumes_and_a_changed_one_starts_anew(fsdd_small, tmp_path):
+def cut_run(data, exp, tmp_path):
+    """Start the run in a child process as the harness does; kill it once its
+    first epoch is saved (as a stopped harness leaves it)."""
+    child = ChildRun("espnet_bljust.experiments.training:train_run",
+                     dict(argv=argv(data, exp), exp=str(exp), resume=True),
+                     tmp_path / "cut.log").start()  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (exp / "1epoch.pth").exists() and child.process.is_alive():
+        assert time.monotonic() < deadline, "no epoch saved in 300 s"
+        time.sleep(0.02)
+    child.stop()
+
+
+def test_a_cut_run_continues_where_it_stopped(fsdd_small, tmp_path):
+    whole = train_run(argv(fsdd_small, tmp_path / "whole"), str(tmp_path / "whole"))
+    exp = tmp_path / "cut"
+    cut_run(fsdd_small, exp, tmp_path)
+    kept = saved_epochs(argv(fsdd_small, exp), exp)
+    assert 1 <= kept < EPOCHS, "the child was not cut mid-way"
+
+    resumed = train_run(argv(fsdd_small, exp), str(exp), resume=True)
+    assert resumed["resumed_after_epoch"] == kept
+    assert sorted(resumed["epochs"]) == list(range(1, EPOCHS + 1))
+    for key in ("ticks", "lower_steps", "upper_steps", "joint_upper_steps"):
+        assert resumed[key] == whole[key], key
+    assert json.loads((exp / RECORD).read_text())["argv"] == argv(fsdd_small, exp)
+
+    # What the trainer's resume check lets change, but changes a harness run: anew.
+    assert saved_epochs(argv(fsdd_small, exp), exp) == EPOCHS
+    assert saved_epochs(argv(fsdd_small, exp, "--max_epoch", str(EPOCHS + 1)), exp) == 0
+    assert saved_epochs(argv(fsdd_small, exp, "--keep_nbest_models", "3"), exp) == 0
+    assert saved_epochs(argv(fsdd_small, exp, "--seed", "1"), exp) == 0
+    # A checkpoint whose epoch file espnet2 had not yet written: anew.
+    (exp / f"{EPOCHS}epoch.pth").rename(exp / "aside.pth")
+    assert saved_epochs(argv(fsdd_small, exp), exp) == 0
+    (exp / "aside.pth").rename(exp / f"{EPOCHS}epoch.pth")
+    # A checkpoint that fails its checksum is not the one continued from.
+    sidecar = exp / "checkpoint.pth.sha256"
+    sidecar.write_text("0" * 64 + "  checkpoint.pth\n")
+    assert saved_epochs(argv(fsdd_small, exp), exp) < EPOCHS
+
+
+def test_a_run_with_other_options_starts_anew(fsdd_small, tmp_path):
     exp = tmp_path / "run"
-    # The first call stops after 2 of the run's 3 epochs (what a stopped harness leaves).
-    first = train_run(argv(fsdd_small, exp, "--max_epoch", "2"), str(exp))
-    assert first["ticks"] == 6 and "resumed_after_epoch" not in first
-    whole = argv(fsdd_small, exp, "--max_epoch", "3")
-    assert saved_epochs(whole, exp) == 2
-
-    resumed = train_run(whole, str(exp), resume=True)
-    assert resumed["resumed_after_epoch"] == 2
-    assert resumed["ticks"] == 9 and resumed["lower_steps"] == first["lower_steps"] + 3 * 2
-    assert sorted(resumed["epochs"]) == [1, 2, 3]
-    for epoch in (1, 2):  # the kept epochs are the first call's, not trained again
-        assert resumed["epochs"][epoch]["train"] == first["epochs"][epoch]["train"]
-    kept_s = sum(first["epochs"][e][g]["time"] for e in (1, 2) for g in ("train", "valid"))
-    assert resumed["train_wall_s"] > kept_s
-
-    # Another seed is another run: the saved one is removed, not continued.
-    other = argv(fsdd_small, exp, "--max_epoch", "1", "--seed", "1")
-    assert saved_epochs(other, exp) == 0
-    anew = train_run(other, str(exp), resume=True)
-    assert "resumed_after_epoch" not in anew and sorted(anew["epochs"]) == [1]
-    assert anew["ticks"] == 3
+    first = train_run(argv(fsdd_small, exp, "--max_epoch", "1"), str(exp))
+    assert first["ticks"] == 3 and "resumed_after_epoch" not in first
+    anew = train_run(argv(fsdd_small, exp, "--max_epoch", "1", "--seed", "1"), str(exp),
+                     resume=True)  # fmt: skip
+    assert "resumed_after_epoch" not in anew and anew["ticks"] == 3
     assert yaml.safe_load((exp / "config.yaml").read_text())["seed"] == 1
-    assert not (exp / "3epoch.pth").exists()
+
+
+def test_a_failed_job_is_run_anew_a_stopped_one_continues(tmp_path):
+    """run_jobs: a job with ``resume`` keeps it unless its saved record failed."""
+    def job(name):
+        return dict(name=name, target="builtins:dict", kwargs=dict(resume=True),
+                    log=tmp_path / f"{name}.log", result=tmp_path / f"{name}.json", key=name)  # fmt: skip
+
+    (tmp_path / "failed.json").write_text(json.dumps(dict(key="failed", ok=False, error="x")))
+    records = run_jobs([job("failed"), job("stopped")], 1, 0)
+    assert records["failed"]["value"] == dict(resume=False)
+    assert records["stopped"]["value"] == dict(resume=True)
