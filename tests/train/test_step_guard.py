@@ -80,8 +80,9 @@ def test_a_skipped_upper_step_does_not_advance_gamma(runner):  # noqa: F811
 
 
 def test_the_copies_are_dropped_once_the_step_is_checked(runner):  # noqa: F811
-    """The parameter and optimizer-state copies live only around optimizer.step():
-    no reference to them is left for the next step's passes (taken step or rolled back)."""
+    """The parameter and optimizer-state copies of a taken step live only around
+    optimizer.step(): no reference to them is left for the next step's passes.
+    (A rolled-back step puts them back into the model and the optimizer.)"""
     import gc
     import weakref
 

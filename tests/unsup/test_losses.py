@@ -202,6 +202,7 @@ def test_kmeans_quantizer_keeps_float32_under_autocast():
 def test_contrastive_accuracy_counts_frames_whose_positive_wins(negatives_from):
     """Contexts equal to their targets pick the positive at every frame
     (accuracy 1); contexts opposite to them never do (accuracy 0)."""
+    torch.manual_seed(0)
     loss_fn = ContrastiveLoss(encoder_output_size=S * F, feature_size=F, stride=S, proj_dim=16,
                               num_negatives=5, negatives_from=negatives_from)  # fmt: skip
     with torch.no_grad():  # the context and target projections the same map, no bias
