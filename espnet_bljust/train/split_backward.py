@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Sequence
 
 import torch
 
-from espnet_bljust.train.diagnostics import flat_grad, vector_cosine
+from espnet_bljust.train.diagnostics import CosineWithHeldGradient
 
 
 def no_sync(model: torch.nn.Module):
@@ -59,7 +59,9 @@ def upper_loss_parts(
     (``upper_unsup_source`` unlabeled) or a masked pass over the labeled
     batch (labeled).
     ``stats`` receives the supervised stats, loss_sup, loss_unsup_upper
-    and, with ``cosine``, grad_cos (cos of the two gradients on theta).
+    and, with ``cosine``, grad_cos (cos of the two gradients on theta, read
+    by hooks during g's backward without copying either gradient; None when
+    ``weight`` is 0).
 
     Returns:
         [part computing loss_f, part computing weight * loss_g] (scalars
@@ -72,8 +74,6 @@ def upper_loss_parts(
         with runner.autocast():
             loss_f, sup_stats, _ = runner.model(**held["batch"], objective="supervised")
         stats.update(sup_stats, loss_sup=loss_f.detach())
-        if cosine:
-            held["grad_f"] = flat_grad(loss_f, runner.theta)
         return loss_f
 
     def penalty() -> torch.Tensor:
@@ -87,8 +87,8 @@ def upper_loss_parts(
             )  # fmt: skip
         stats.update({k: v for k, v in unsup_stats.items() if k not in ("loss", "loss_unsup")})
         stats["loss_unsup_upper"] = loss_g.detach()
-        if cosine:
-            stats["grad_cos"] = vector_cosine(held.pop("grad_f"), flat_grad(loss_g, runner.theta))
+        if cosine:  # theta's .grad holds f's gradient; hooks read g's as it arrives
+            CosineWithHeldGradient(runner.theta, lambda cos: stats.update(grad_cos=cos))
         return weight * loss_g
 
     return [supervised, penalty]

@@ -7,7 +7,11 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from espnet_bljust.train.diagnostics import check_replicas_in_sync, gradient_cosine
+from espnet_bljust.train.diagnostics import (
+    CosineWithHeldGradient,
+    check_replicas_in_sync,
+    gradient_cosine,
+)
 
 
 def test_gradient_cosine_of_aligned_and_opposed_objectives():
@@ -16,6 +20,37 @@ def test_gradient_cosine_of_aligned_and_opposed_objectives():
     assert gradient_cosine((w * 3).sum(), -(w * 5).sum(), [w]) == pytest.approx(-1.0)
     assert gradient_cosine(w[0], w[1], [w]) == pytest.approx(0.0)
     assert w.grad is None  # autograd.grad leaves .grad alone
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_cosine_with_held_gradient_reads_the_next_backward(sign):
+    torch.manual_seed(0)
+    w, v = torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.randn(3))
+    a, b = torch.randn(5), torch.randn(5)
+    loss_f = lambda: (a * w).sum() + (w * w).sum() + v.sum()  # noqa: E731
+    loss_g = lambda: sign * ((b * w).sum() + (w ** 3).sum())  # noqa: E731  (v unused)
+    expected = gradient_cosine(loss_f(), loss_g(), [w, v])
+    loss_f().backward()
+    held = w.grad.clone()
+    results = []
+    CosineWithHeldGradient([w, v], results.append)
+    (0.3 * loss_g()).backward()
+    assert results == [pytest.approx(expected, abs=1e-6)]
+    assert abs(expected) > 0.05  # not orthogonal by construction: the value is checked
+    # .grad accumulated as without the measure: f's + 0.3 g's.
+    g_grad = torch.autograd.grad(0.3 * loss_g(), w)[0]
+    assert torch.allclose(w.grad, held + g_grad)
+    loss_g().backward()  # the hooks are gone: no second result
+    assert len(results) == 1
+
+
+def test_cosine_with_held_gradient_is_none_for_a_zero_multiple():
+    w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    (3 * w).sum().backward()
+    results = []
+    CosineWithHeldGradient([w], results.append)
+    (0.0 * (w * 5).sum()).backward()
+    assert results == [None]
 
 
 def test_replica_check_is_silent_without_torch_distributed():

@@ -151,9 +151,10 @@ def _ddp_rank(rank, world_size, init_file, state, batches, out):
     runner.model = ddp
     lab, unl = batches[rank]
     seed_all(rank)
-    parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, False, {})
+    stats = {}
+    parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, True, stats)
     backward_in_parts(ddp, parts, lambda loss: loss.backward())
-    torch.save(grads(runner.core), out / f"grads{rank}.pt")
+    torch.save(dict(grads(runner.core), grad_cos=stats["grad_cos"]), out / f"grads{rank}.pt")
     runner.core.zero_grad(set_to_none=True)
     loss, _, _ = ddp(**unl, objective="unsupervised")  # phi unused, as in a lower step
     loss.backward()
@@ -182,9 +183,10 @@ def test_ddp_split_backward_averages_every_parameter(fsdd_small, tmp_path):
     for rank, (lab, unl) in enumerate(batches):
         runner.core.zero_grad(set_to_none=True)
         seed_all(rank)
-        parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, False, {})
+        stats = {}
+        parts = upper_loss_parts(runner, once(lab), once(unl), GAMMA, True, stats)
         backward_in_parts(runner.core, parts, lambda loss: loss.backward())
-        local.append(grads(runner.core))
+        local.append(dict(grads(runner.core), grad_cos=stats["grad_cos"]))
     mp.spawn(
         _ddp_rank,
         args=(2, tmp_path / "init", dict(make=make, weights=weights), batches, tmp_path),
@@ -192,6 +194,12 @@ def test_ddp_split_backward_averages_every_parameter(fsdd_small, tmp_path):
         join=True,
     )
     reduced = [torch.load(tmp_path / f"grads{r}.pt") for r in range(2)]
+    # Each rank's grad_cos is that of its own batches' gradients, read before
+    # DDP averages them (the hooks run ahead of the reducer).
+    local_cos = [local[rank].pop("grad_cos") for rank in range(2)]
+    assert abs(local_cos[0] - local_cos[1]) > 1e-3  # so the check below tells them apart
+    for rank in range(2):
+        assert reduced[rank].pop("grad_cos") == pytest.approx(local_cos[rank], abs=1e-5)
     assert reduced[0].keys() == local[0].keys()
     heads = [n for n in local[0] if n.startswith(("ctc.", "unsup_loss."))]
     assert any(n.startswith("ctc.") for n in heads) and any(n.startswith("unsup_loss.") for n in heads)
