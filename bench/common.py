@@ -341,7 +341,7 @@ def interleaved_trainings(args: argparse.Namespace, name: str) -> Dict[str, List
             exp = args.work_dir / f"{name}_{strategy}_{repeat}"
             argv = bench_argv(
                 args, data, exp, "--strategy", strategy, "--max_epoch", "1",
-                "--num_iters_per_epoch", str(ticks), "--phase_unit", "step",
+                "--num_iters_per_epoch", str(ticks), "--phase_unit", "tick",
                 "--keep_last_checkpoints", "0", *strategy_phases(strategy, ticks),
                 unlabeled="train_labeled" if same_audio else "train_unlabeled",
             )

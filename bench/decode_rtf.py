@@ -50,7 +50,7 @@ def main():
     if exp is None:
         exp = args.work_dir / f"rtf_exp_{args.train_ticks}"
         argv = common.bench_argv(
-            args, data, exp, "--strategy", "bljust", "--phase_unit", "step",
+            args, data, exp, "--strategy", "bljust", "--phase_unit", "tick",
             "--max_epoch", "1", "--num_iters_per_epoch", str(args.train_ticks),
             "--exploration_len", str(args.train_ticks // 5),
             "--finetune_len", str(args.train_ticks // 10),

@@ -68,7 +68,7 @@ data, exp, config, strategy, epochs, iters = sys.argv[1:]
 argv = train_argv(Path(data), Path(exp), Path(config),
                   "--ngpu", "1", "--use_amp", "true",
                   "--strategy", strategy, "--max_epoch", epochs,
-                  "--num_iters_per_epoch", iters, "--phase_unit", "step",
+                  "--num_iters_per_epoch", iters, "--phase_unit", "tick",
                   "--exploration_len", "0", "--joint_len", "-1", "--finetune_len", "0")
 start = time.perf_counter()
 try:

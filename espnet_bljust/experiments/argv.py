@@ -75,10 +75,10 @@ def strategy_argv(
 
 def phase_argv(strategy: str, exploration: int, finetune: int, lower_steps_per_upper: int = 1,
                upper_unsup_source: str = "unlabeled") -> List[str]:  # fmt: skip
-    """``--strategy`` and its phase options in ticks (``--phase_unit step``):
+    """``--strategy`` and its phase options in ticks (``--phase_unit tick``):
     pt_ft pre-trains ``exploration`` ticks and fine-tunes the rest; just and
     bljust explore, run the joint phase, fine-tune ``finetune`` ticks."""
-    argv = ["--strategy", strategy, "--phase_unit", "step"]
+    argv = ["--strategy", strategy, "--phase_unit", "tick"]
     if strategy == "supervised":
         return argv
     if strategy == "pt_ft":

@@ -18,7 +18,7 @@ from conftest import REPO, train_args
 from espnet_bljust.train.checksums import verify
 
 ARGS = [
-    "--strategy", "bljust", "--phase_unit", "step", "--exploration_len", "1",
+    "--strategy", "bljust", "--phase_unit", "tick", "--exploration_len", "1",
     "--joint_len", "4", "--finetune_len", "1", "--num_iters_per_epoch", "2",
     "--resume", "true",
 ]  # fmt: skip
