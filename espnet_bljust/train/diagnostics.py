@@ -1,6 +1,6 @@
 """Diagnostics of the bilevel problem: how the two objectives pull on the encoder."""
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -56,34 +56,29 @@ class CosineWithHeldGradient:
     (e.g. f's, before the upper step's penalty part); hooks on ``params`` then
     read each parameter's incoming gradient of the next backward (e.g. of
     gamma * g) before it is added to ``.grad``, and sum the dot product and the
-    squared norms. Memory: a few scalars, where flat gradients with a retained
-    graph would hold about three copies of the parameters. ``on_result``
-    receives cos(a, b), or None when either gradient is missing, zero or not
-    finite, once that backward has finished (the cosine of a positive multiple
-    of g is that of g; a zero multiple gives None).
+    squared norms in float64 on the parameters' device. Memory: a few scalars
+    (each incoming gradient is freed as without the measure), where flat
+    gradients with a retained graph would hold about three copies of the
+    parameters. Call :meth:`finish` once that backward has returned, or raised:
+    it removes the hooks. The cosine of a positive multiple of g is that of g.
 
     Args:
         params: the parameters (e.g. the shared encoder theta).
-        on_result: called once with the cosine.
     """
 
-    def __init__(
-        self, params: Sequence[torch.nn.Parameter], on_result: Callable[[Optional[float]], None]
-    ):
+    def __init__(self, params: Sequence[torch.nn.Parameter]):
         params = [p for p in params if p.requires_grad]
-        # float64 sums on the parameters' device: no host sync until the end.
-        zero = torch.zeros((), dtype=torch.float64, device=params[0].device)
+        device = params[0].device if params else torch.device("cpu")
+        zero = torch.zeros((), dtype=torch.float64, device=device)
         held = [p.grad for p in params if p.grad is not None]
         self.held_sq = sum((g.double().pow(2).sum() for g in held), zero)
         self.dot, self.next_sq = zero.clone(), zero.clone()
-        self.on_result = on_result
         self.handles = [p.register_hook(self._reader(p)) for p in params]
-        self.handles.append(
-            torch.autograd.graph.register_multi_grad_hook(params, self._finish, mode="all")
-        )
 
     def _reader(self, param: torch.nn.Parameter):
-        def read(grad: torch.Tensor) -> None:
+        def read(grad: Optional[torch.Tensor]) -> None:
+            if grad is None:  # a Function may hand None for "no gradient"
+                return
             grad = grad.double()
             if param.grad is not None:
                 self.dot += (param.grad.double() * grad).sum()
@@ -91,17 +86,15 @@ class CosineWithHeldGradient:
 
         return read
 
-    def _finish(self, grads) -> None:
-        self.remove()
-        denom = (self.held_sq * self.next_sq).sqrt()
-        ok = bool(denom > 0) and bool(torch.isfinite(denom)) and bool(torch.isfinite(self.dot))
-        self.on_result(float(self.dot / denom) if ok else None)
-
-    def remove(self) -> None:
-        """Drop the hooks (done by the measure itself once its backward ends)."""
+    def finish(self) -> Optional[float]:
+        """Remove the hooks; the cosine, or None when either gradient is
+        missing, zero or not finite (also for a zero multiple of g)."""
         for handle in self.handles:
             handle.remove()
         self.handles = []
+        denom = (self.held_sq * self.next_sq).sqrt()
+        ok = bool(denom > 0) and bool(torch.isfinite(denom)) and bool(torch.isfinite(self.dot))
+        return float(self.dot / denom) if ok else None
 
 
 def check_replicas_in_sync(model: torch.nn.Module, where: str) -> Optional[float]:

@@ -40,12 +40,20 @@ def backward_in_parts(
 
     Args:
         model: the model as the trainer holds it (maybe DDP-wrapped).
-        parts: functions returning scalar losses whose sum is the objective.
+        parts: functions returning scalar losses whose sum is the objective,
+            or (loss, after): ``after()`` runs once that loss's backward has
+            returned or raised (e.g. to read and remove backward hooks).
         backward: scales and back-propagates one scalar (loss scaling, accum_grad).
     """
     for i, part in enumerate(parts):
         with no_sync(model) if i < len(parts) - 1 else nullcontext():
-            backward(part())
+            loss = part()
+            loss, after = loss if isinstance(loss, tuple) else (loss, None)
+            try:
+                backward(loss)
+            finally:
+                if after is not None:
+                    after()
 
 
 def upper_loss_parts(
@@ -65,7 +73,8 @@ def upper_loss_parts(
 
     Returns:
         [part computing loss_f, part computing weight * loss_g] (scalars
-        with their graphs)
+        with their graphs; with ``cosine`` the second returns
+        (weight * loss_g, after), ``after`` storing grad_cos)
     """
     held = {}
 
@@ -88,7 +97,8 @@ def upper_loss_parts(
         stats.update({k: v for k, v in unsup_stats.items() if k not in ("loss", "loss_unsup")})
         stats["loss_unsup_upper"] = loss_g.detach()
         if cosine:  # theta's .grad holds f's gradient; hooks read g's as it arrives
-            CosineWithHeldGradient(runner.theta, lambda cos: stats.update(grad_cos=cos))
+            measure = CosineWithHeldGradient(runner.theta)
+            return weight * loss_g, lambda: stats.update(grad_cos=measure.finish())
         return weight * loss_g
 
     return [supervised, penalty]

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import weakref
 
 import pytest
 import torch
@@ -32,25 +33,38 @@ def test_cosine_with_held_gradient_reads_the_next_backward(sign):
     expected = gradient_cosine(loss_f(), loss_g(), [w, v])
     loss_f().backward()
     held = w.grad.clone()
-    results = []
-    CosineWithHeldGradient([w, v], results.append)
+    measure = CosineWithHeldGradient([w, v])
     (0.3 * loss_g()).backward()
-    assert results == [pytest.approx(expected, abs=1e-6)]
+    assert measure.finish() == pytest.approx(expected, abs=1e-6)
     assert abs(expected) > 0.05  # not orthogonal by construction: the value is checked
     # .grad accumulated as without the measure: f's + 0.3 g's.
     g_grad = torch.autograd.grad(0.3 * loss_g(), w)[0]
     assert torch.allclose(w.grad, held + g_grad)
-    loss_g().backward()  # the hooks are gone: no second result
-    assert len(results) == 1
+    assert not w._backward_hooks and not v._backward_hooks  # finish removed them
 
 
-def test_cosine_with_held_gradient_is_none_for_a_zero_multiple():
+def test_cosine_with_held_gradient_keeps_no_incoming_gradient():
+    """Each incoming gradient is freed once added to .grad, as without the measure."""
+    w1, w2 = torch.nn.Parameter(torch.randn(1000)), torch.nn.Parameter(torch.randn(1000))
+    (w1.sum() + w2.sum()).backward()
+    measure = CosineWithHeldGradient([w2, w1])
+    seen, alive = {}, []
+    first = w2.register_hook(lambda grad: seen.__setitem__("w2", weakref.ref(grad)))
+    then = w1.register_hook(lambda grad: alive.append(seen["w2"]() is not None))
+    (w2 * (2 * w1).sin()).sum().backward()  # w2's gradient arrives before w1's
+    first.remove(), then.remove()
+    assert alive == [False]
+    assert measure.finish() is not None
+
+
+def test_cosine_with_held_gradient_is_none_without_a_value():
     w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
     (3 * w).sum().backward()
-    results = []
-    CosineWithHeldGradient([w], results.append)
-    (0.0 * (w * 5).sum()).backward()
-    assert results == [None]
+    measure = CosineWithHeldGradient([w])
+    (0.0 * (w * 5).sum()).backward()  # a zero multiple of g
+    assert measure.finish() is None
+    frozen = torch.nn.Parameter(torch.ones(2), requires_grad=False)
+    assert CosineWithHeldGradient([frozen]).finish() is None  # nothing trainable
 
 
 def test_replica_check_is_silent_without_torch_distributed():

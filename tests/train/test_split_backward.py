@@ -13,6 +13,7 @@ from espnet2.train.distributed_utils import DistributedOption
 from espnet_bljust.tasks.bljust import BLJUSTTask
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
 from espnet_bljust.train.step_runner import StepRunner
+from espnet_bljust.train.diagnostics import CosineWithHeldGradient
 from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
 
 from conftest import train_args
@@ -123,6 +124,29 @@ def test_gradient_cosine_is_that_of_f_and_g_on_theta(fsdd_small, tmp_path):
     backward_in_parts(model, parts, lambda loss: loss.backward())
     assert abs(expected) > 1e-3  # two gradients that are not orthogonal by construction
     assert float(stats["grad_cos"]) == pytest.approx(expected, abs=5e-5)  # float32 sums against float64
+
+
+def test_a_part_whose_backward_raises_still_runs_its_after():
+    """(loss, after) parts: ``after`` runs when the backward raises too, so the
+    cosine's hooks never outlive their step."""
+
+    class Boom(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            raise RuntimeError("boom")
+
+    w = torch.nn.Parameter(torch.ones(3))
+    (2 * w).sum().backward()
+    measure = CosineWithHeldGradient([w])
+    done = []
+    parts = [lambda: (Boom.apply(w).sum(), lambda: done.append(measure.finish()))]
+    with pytest.raises(RuntimeError, match="boom"):
+        backward_in_parts(w, parts, lambda loss: loss.backward())
+    assert len(done) == 1 and not w._backward_hooks
 
 
 def test_faithful_upper_step_draws_one_batch_of_each_stream(fsdd_small, tmp_path):
