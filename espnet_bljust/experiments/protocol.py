@@ -61,6 +61,16 @@ class Protocol:
     def seeds(self) -> List[int]:
         return [int(s) for s in self.raw["seeds"]]
 
+    @property
+    def tuning_seeds(self) -> List[int]:
+        """``tuning.seed``: one seed, or a list whose mean dev CER picks each trial."""
+        seed = self.raw["tuning"]["seed"]
+        return [int(s) for s in seed] if isinstance(seed, list) else [int(seed)]
+
+    def tuning_run(self, trial: Trial, seed: int) -> str:
+        """A tuning run's name: the trial's, with ``_seed<N>`` when several seeds tune."""
+        return trial.name if len(self.tuning_seeds) == 1 else f"{trial.name}_seed{seed}"
+
     def trials(self, strategy: str) -> List[Trial]:
         tuning = self.raw["tuning"]
         defaults = dict(exploration_frac=0.0, finetune_frac=0.0, lower_steps_per_upper=1,
@@ -163,8 +173,11 @@ def _check_tuning(tuning) -> List[str]:
     bad = [k for k in tuning.get("defaults", {}) if k not in TRIAL_KEYS]
     if bad:
         problems.append(f"tuning.defaults: unknown keys {bad}")
-    if "seed" not in tuning:
-        problems.append("tuning.seed: missing")
+    seed = tuning.get("seed")
+    seeds = seed if isinstance(seed, list) else [seed]
+    if seed is None or not seeds or not all(isinstance(x, int) for x in seeds) \
+            or len(set(seeds)) < len(seeds):  # fmt: skip
+        problems.append("tuning.seed: an integer, or a list of distinct integers")
     return problems
 
 

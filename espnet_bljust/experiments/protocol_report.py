@@ -39,6 +39,14 @@ def add_compute(protocol: Protocol, choices: dict, runs: List[dict]) -> None:
         )
 
 
+def tuning_seeds_text(choices: dict) -> str:
+    """"tuning seed 1" or "mean over tuning seeds 1, 2" (choices.json of any version)."""
+    seeds = choices.get("tuning_seeds") or [choices["tuning_seed"]]
+    if len(seeds) == 1:
+        return f"tuning seed {seeds[0]}"
+    return "mean over tuning seeds " + ", ".join(str(s) for s in seeds)
+
+
 def table(protocol: Protocol, runs: List[dict]) -> str:
     """One row per strategy: test WER (CTC; CTC + LM), dev CER, compute, updates."""
     rows = ["| strategy | seeds | test WER (%) | test WER, LM (%) | best dev CER (%) | passes "
@@ -137,8 +145,7 @@ def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,
              f"Budget: {protocol.raw['budget']['passes']} encoder passes per run over "
              f"{protocol.raw['budget']['epochs']} epochs; largest / smallest passes of any two "
              f"final runs: {compute_spread(runs):.3f}.", "",
-             "Chosen on dev (tuning seed "
-             f"{choices['tuning_seed']}): " + "; ".join(
+             f"Chosen on dev ({tuning_seeds_text(choices)}): " + "; ".join(
                  f"{s} {c['name']} ({c['train_args'] or 'defaults'}, exploration "
                  f"{c['exploration_frac']:g}, K {c['lower_steps_per_upper']}; dev CER "
                  f"{c['dev_cer']:.1f}%)" for s, c in choices["chosen"].items()) +

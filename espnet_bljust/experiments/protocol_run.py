@@ -108,18 +108,22 @@ def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int) -> dict:
                              f"{choices['protocol_sha256']}, not {protocol.sha256} "
                              f"({protocol.path}); a changed protocol needs a new --out_dir")  # fmt: skip
         return choices
-    seed, trials = protocol.raw["tuning"]["seed"], {}
+    seeds, trials, runs = protocol.tuning_seeds, {}, {}
     for strategy in protocol.strategies:
         for trial in protocol.trials(strategy):
-            exp = out / "tune" / trial.name
-            trials[trial.name] = (trial, train_job(trial.name, run_argv(protocol, data, exp, trial,
-                                                                        seed), exp))  # fmt: skip
+            trials[trial.name] = trial
+            for seed in seeds:
+                name = protocol.tuning_run(trial, seed)
+                exp = out / "tune" / name
+                runs[name] = train_job(name, run_argv(protocol, data, exp, trial, seed), exp)
     lm = lm_job(protocol, data, out)
-    records = run_jobs([j for _, j in trials.values()] + ([lm] if lm else []), jobs,
-                       protocol.raw["threads"])  # fmt: skip
-    _ok(records, list(trials), "tuning runs")
-    dev_cer = {name: best_dev_cer(records[name]["value"]) for name in trials}
-    chosen = {s: min((n for n, (t, _) in trials.items() if t.strategy == s),
+    records = run_jobs(list(runs.values()) + ([lm] if lm else []), jobs, protocol.raw["threads"])
+    _ok(records, list(runs), "tuning runs")
+    run_cer = {name: best_dev_cer(records[name]["value"]) for name in runs}
+    # A trial's dev CER: the mean over the tuning seeds of each run's best.
+    dev_cer = {n: sum(run_cer[protocol.tuning_run(t, seed)] for seed in seeds) / len(seeds)
+               for n, t in trials.items()}  # fmt: skip
+    chosen = {s: min((n for n, t in trials.items() if t.strategy == s),
                      key=lambda n: (dev_cer[n], n)) for s in protocol.strategies}  # fmt: skip
     decode = protocol.raw["decode"]
     rule_jobs = [dict(name=f"dev_rules {name}", target=f"{JOBS}:dev_rules",
@@ -128,15 +132,17 @@ def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int) -> dict:
                                   nj=decode.get("nj", 1)),
                       log=out / "tune" / f"{name}.dev_rules.log",
                       result=out / "tune" / f"{name}.dev_rules.json", key=protocol.rules())
-                 for name in chosen.values()]  # fmt: skip
+                 for name in (protocol.tuning_run(trials[n], seed) for n in chosen.values()
+                              for seed in seeds)]  # fmt: skip
     decoded = run_jobs(rule_jobs, jobs, protocol.raw["threads"])
     _ok(decoded, [j["name"] for j in rule_jobs], "dev decodes of the checkpoint rules")
     mean_wer = {r: sum(decoded[j["name"]]["value"][r]["wer"] for j in rule_jobs) / len(rule_jobs)
                 for r in protocol.rules()}  # fmt: skip
     rules = protocol.rules()
     choices = dict(
-        stamp(protocol), tuning_seed=seed, trial_dev_cer=dev_cer,
-        chosen={s: dict(trials[n][0].__dict__, name=n, dev_cer=dev_cer[n])
+        stamp(protocol), tuning_seeds=seeds, trial_dev_cer=dev_cer,
+        run_dev_cer=run_cer if len(seeds) > 1 else None,
+        chosen={s: dict(trials[n].__dict__, name=n, dev_cer=dev_cer[n])
                 for s, n in chosen.items()},
         rule_dev_wer=mean_wer,
         checkpoint_rule=min(rules, key=lambda r: (mean_wer[r], rules.index(r))),

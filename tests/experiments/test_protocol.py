@@ -79,3 +79,17 @@ def test_bad_keys_are_named(tmp_path):
         load_protocol(path)
     assert "tuning.grid.just[0]: unknown keys ['lambda']" in str(error.value)
     assert "checkpoint.rules" in str(error.value)
+
+
+def test_tuning_on_several_seeds_names_a_run_per_seed(tmp_path):
+    protocol = load_protocol(_write(tmp_path, lambda raw: raw["tuning"].update(seed=[1, 2])))
+    trial = protocol.trials("bljust")[0]
+    assert protocol.tuning_seeds == [1, 2]
+    assert [protocol.tuning_run(trial, s) for s in (1, 2)] == ["bljust_t0_seed1", "bljust_t0_seed2"]
+    single = load_protocol(_write(tmp_path, lambda raw: None))
+    assert single.tuning_seeds == [single.raw["tuning"]["seed"]]
+    assert single.tuning_run(trial, 1) == "bljust_t0"  # the committed protocols' run names
+    for bad in ([1, 1], ["1"], []):
+        path = _write(tmp_path, lambda raw: raw["tuning"].update(seed=bad))
+        with pytest.raises(ProtocolError, match="tuning.seed: an integer, or a list of distinct"):
+            load_protocol(path)

@@ -111,6 +111,30 @@ def test_protocol_end_to_end(split, tmp_path, capsys):
         protocol_run.run(changed, out, "cmd")
 
 
+def test_tuning_on_two_seeds_picks_by_the_mean_dev_cer(split, tmp_path):
+    protocol = write_protocol(tmp_path / "protocol.yaml", split, strategies=("bljust",), lm=None,
+                              tuning=dict(seed=[1, 2], trials=2, grid=dict(bljust=[
+                                  {"train_args": "--gamma_max 1.0"},
+                                  {"lower_steps_per_upper": 2}])))  # fmt: skip
+    out = tmp_path / "out"
+    protocol_run.run(protocol, out, "cmd", jobs=2, stop_before="final")
+    choices = json.loads((out / "choices.json").read_text())
+    assert choices["tuning_seeds"] == [1, 2]
+    runs = choices["run_dev_cer"]
+    assert set(runs) == {f"bljust_t{t}_seed{s}" for t in (0, 1) for s in (1, 2)}
+    for seed in (1, 2):  # each run trained with its own seed
+        config = yaml.safe_load((out / "tune" / f"bljust_t0_seed{seed}" / "config.yaml").read_text())
+        assert config["seed"] == seed
+    for t in (0, 1):
+        mean = (runs[f"bljust_t{t}_seed1"] + runs[f"bljust_t{t}_seed2"]) / 2
+        assert choices["trial_dev_cer"][f"bljust_t{t}"] == pytest.approx(mean)
+    best = min(("bljust_t0", "bljust_t1"), key=lambda n: (choices["trial_dev_cer"][n], n))
+    assert choices["chosen"]["bljust"]["name"] == best
+    # the checkpoint rule read the chosen trial's runs of both seeds
+    assert sorted(p.name for p in (out / "tune").glob("*.dev_rules.json")) == [
+        f"{best}_seed1.dev_rules.json", f"{best}_seed2.dev_rules.json"]
+
+
 def test_same_seed_same_initial_weights_and_data_order(split, tmp_path):
     """Every strategy's run with one seed builds the same model weights and
     draws the labeled batches in the same order."""
