@@ -93,3 +93,30 @@ def test_tuning_on_several_seeds_names_a_run_per_seed(tmp_path):
         path = _write(tmp_path, lambda raw: raw["tuning"].update(seed=bad))
         with pytest.raises(ProtocolError, match="tuning.seed: an integer, or a list of distinct"):
             load_protocol(path)
+
+
+def test_the_wide_protocol_changes_the_tuning_only():
+    """protocol_wide.yaml: the comparison of protocol.yaml (split, config,
+    budget, seeds, rules) with 4 trials per strategy on 2 tuning seeds; every
+    trial's options parse as bljust_train options."""
+    from espnet_bljust.experiments.protocol_run import run_argv
+    from espnet_bljust.tasks.bljust import BLJUSTTask
+
+    wide, base = load_protocol(PROTOCOL.with_name("protocol_wide.yaml")), load_protocol(PROTOCOL)
+    for key in ("corpus", "config", "train_args", "upper_unsup_source", "threads", "budget",
+                "seeds", "checkpoint", "decode"):  # fmt: skip
+        assert wide.raw[key] == base.raw[key], key
+    assert wide.raw["lm"]["config"] == base.raw["lm"]["config"]
+    assert wide.tuning_seeds == [1, 2]
+    assert {len(wide.trials(s)) for s in wide.strategies} == {4}
+    assert wide.strategies == base.strategies
+    parser = BLJUSTTask.get_parser()
+    for strategy in wide.strategies:
+        for trial in wide.trials(strategy):
+            argv = run_argv(wide, REPO / "data", REPO / "exp" / "unused", trial, 1)
+            args = parser.parse_args(argv)
+            assert args.strategy == strategy
+            if "--pbgd_step_scaling false" in trial.train_args:
+                assert args.pbgd_step_scaling is False
+            if "warmup_steps=300" in trial.train_args:  # merged into the config's scheduler_conf
+                assert args.scheduler_conf == {"warmup_steps": 300} and args.optim_conf["lr"] == 0.001
