@@ -74,19 +74,19 @@ def saved_epochs(argv: List[str], exp: Path) -> int:
     import torch
 
     from espnet_bljust.experiments.rundata import epoch_stats
-    from espnet_bljust.train.checkpoints import resume_candidates
-    from espnet_bljust.train.checksums import verify
+    from espnet_bljust.train.checkpoints import CheckpointError, load_first_readable
 
     exp = Path(exp)
     if not (exp / "config.yaml").exists() or not same_options(argv, exp):
         return 0
-    for checkpoint in resume_candidates(exp / "checkpoint.pth"):
-        if verify(checkpoint) is not None:
-            continue  # the trainer skips it too
-        try:
-            states = torch.load(checkpoint, map_location="cpu", weights_only=False)
-            epoch = max(epoch_stats(states), default=0)
-        except Exception:  # noqa: BLE001 - unreadable: the trainer would try the next
-            continue
-        return epoch if (exp / f"{epoch}epoch.pth").exists() else 0
-    return 0
+    epochs = []
+
+    def read(checkpoint: Path) -> None:
+        states = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        epochs.append(max(epoch_stats(states), default=0))
+
+    try:  # the checkpoint the trainer will continue from
+        load_first_readable(exp / "checkpoint.pth", read)
+    except CheckpointError:
+        return 0
+    return epochs[-1] if (exp / f"{epochs[-1]}epoch.pth").exists() else 0
