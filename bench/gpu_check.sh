@@ -10,10 +10,14 @@
 # Without CUDA it prints one line and exits 2, before touching any data.
 #
 # Usage: bench/gpu_check.sh [--fsdd DIR] [--work_dir DIR] [--epochs N] [--iters N]
-#   --fsdd      FSDD root (default: $BLJUST_SHARED_DATA/fsdd or ../shared/data/fsdd)
-#   --work_dir  split, runs and decodings (default: /tmp/bljust_gpu_check)
-#   --epochs    training epochs per strategy (default: 3)
-#   --iters     ticks per epoch (default: 40)
+#                           [--test_takes N] [--cpu]
+#   --fsdd        FSDD root (default: $BLJUST_SHARED_DATA/fsdd or ../shared/data/fsdd)
+#   --work_dir    split, runs and decodings (default: /tmp/bljust_gpu_check)
+#   --epochs      training epochs per strategy (default: 3)
+#   --iters       ticks per epoch (default: 40)
+#   --test_takes  takes per speaker and digit in the test split (default: 5)
+#   --cpu         the same steps on the CPU (--ngpu 0, no AMP; memory is peak
+#                 RSS): checks the script's plumbing, its figures are no GPU figures
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,21 +25,29 @@ fsdd=${BLJUST_SHARED_DATA:-${repo}/../shared/data}/fsdd
 work_dir=/tmp/bljust_gpu_check
 epochs=3
 iters=40
+test_takes=5
+cpu=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --fsdd) fsdd=$2; shift 2 ;;
         --work_dir) work_dir=$2; shift 2 ;;
         --epochs) epochs=$2; shift 2 ;;
         --iters) iters=$2; shift 2 ;;
+        --test_takes) test_takes=$2; shift 2 ;;
+        --cpu) cpu=true; shift ;;
         *) echo "gpu_check.sh: unknown option $1 (see the header of $0)" >&2; exit 1 ;;
     esac
 done
 python=${PYTHON:-${repo}/.venv/bin/python}
 [ -x "${python}" ] || python=python3
 
-if ! "${python}" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if [ "${cpu}" = true ]; then
+    ngpu=0 amp=false
+elif ! "${python}" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     echo "gpu_check.sh: no CUDA device (torch.cuda.is_available() is False); nothing was run" >&2
     exit 2
+else
+    ngpu=1 amp=true
 fi
 
 config=${repo}/egs2/fsdd/bljust1/conf/train.yaml
@@ -45,28 +57,29 @@ mkdir -p "${work_dir}"
 cd "${repo}"
 
 echo "== FSDD split in ${data}"
-"${python}" - "${fsdd}" "${data}" <<'EOF'
+"${python}" - "${fsdd}" "${data}" "${test_takes}" <<'EOF'
 import sys
-from espnet_bljust.bin.compare_strategies import prepare_fsdd
+from espnet_bljust.experiments.splits import prepare_fsdd
 prepare_fsdd(sys.argv[1], sys.argv[2], labeled_takes=2, unlabeled_takes=-1,
-             dev_takes=1, test_takes=5)
+             dev_takes=1, test_takes=int(sys.argv[3]))
 EOF
 
 for strategy in supervised bljust; do
     exp=${work_dir}/exp_${strategy}
     rm -rf "${exp}"
-    echo "== training ${strategy}: ${epochs} epochs x ${iters} ticks, --ngpu 1 --use_amp true"
+    echo "== training ${strategy}: ${epochs} epochs x ${iters} ticks, --ngpu ${ngpu} --use_amp ${amp}"
     # In-process, so that the CUDA allocator's peak belongs to this run alone.
-    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" <<'EOF'
-import json, sys, time
+    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" "${ngpu}" "${amp}" <<'EOF'
+import json, resource, sys, time
 from pathlib import Path
 import torch
 from espnet_bljust.bin.bljust_train import main
-from espnet_bljust.bin.compare_strategies import epoch_stats, train_argv
+from espnet_bljust.experiments.argv import train_argv
+from espnet_bljust.experiments.rundata import epoch_stats
 
-data, exp, config, strategy, epochs, iters = sys.argv[1:]
+data, exp, config, strategy, epochs, iters, ngpu, amp = sys.argv[1:]
 argv = train_argv(Path(data), Path(exp), Path(config),
-                  "--ngpu", "1", "--use_amp", "true",
+                  "--ngpu", ngpu, "--use_amp", amp,
                   "--strategy", strategy, "--max_epoch", epochs,
                   "--num_iters_per_epoch", iters, "--phase_unit", "tick",
                   "--exploration_len", "0", "--joint_len", "-1", "--finetune_len", "0")
@@ -82,19 +95,23 @@ train = [s["train"] for _, s in sorted(epoch_stats(states).items())]
 # The first epoch carries CUDA/cuDNN warm-up: the step time is the later epochs' mean.
 later = train[1:] or train
 out = dict(strategy=strategy, wall_s=wall,
-           step_ms=1e3 * sum(t["step_time"] for t in later) / len(later),
+           step_ms=1e3 * sum(t["iter_time"] + t["train_time"] for t in later) / len(later),
            wait_share=sum(t["iter_time"] for t in later)
-           / sum(t["iter_time"] + t["train_time"] for t in later),
-           peak_alloc_mib=torch.cuda.max_memory_allocated() / 2**20,
-           peak_reserved_mib=torch.cuda.max_memory_reserved() / 2**20,
-           device=torch.cuda.get_device_name(0))
+           / sum(t["iter_time"] + t["train_time"] for t in later))
+if ngpu == "0":  # --cpu: peak resident memory stands in for the allocator's peak
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    out.update(peak_alloc_mib=peak, peak_reserved_mib=peak, device="cpu")
+else:
+    out.update(peak_alloc_mib=torch.cuda.max_memory_allocated() / 2**20,
+               peak_reserved_mib=torch.cuda.max_memory_reserved() / 2**20,
+               device=torch.cuda.get_device_name(0))
 (Path(exp) / "gpu_check.json").write_text(json.dumps(out))
 print(json.dumps(out))
 EOF
     model=${exp}/valid.cer_ctc.best.pth
     [ -f "${model}" ] || model=${exp}/latest.pth
     echo "== decoding the test split with asr_inference (${model##*/})"
-    "${python}" -m espnet2.bin.asr_inference --ngpu 1 \
+    "${python}" -m espnet2.bin.asr_inference --ngpu "${ngpu}" \
         --config "${decode_config}" \
         --data_path_and_name_and_type "${data}/test/wav.scp,speech,sound" \
         --asr_train_config "${exp}/config.yaml" --asr_model_file "${model}" \
@@ -116,7 +133,7 @@ for s in ("supervised", "bljust"):
     run.update(score(read_text(data / "test" / "text"), hyp))
     runs[s] = run
 print(f"device: {runs['bljust']['device']}")
-print("| strategy | step (ms) | waiting share | peak GPU allocated (MiB) | peak reserved (MiB) | test WER (%) |")
+print("| strategy | tick (ms) | waiting share | peak allocated (MiB) | peak reserved (MiB) | test WER (%) |")
 print("|---|---|---|---|---|---|")
 for s, r in runs.items():
     print(f"| {s} | {r['step_ms']:.1f} | {100 * r['wait_share']:.1f}% | {r['peak_alloc_mib']:.0f} "
