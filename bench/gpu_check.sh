@@ -5,7 +5,10 @@
 # K lower steps + one upper step with g on a fresh unlabeled batch), decode the
 # FSDD test split with espnet2's asr_inference on the GPU, and print per
 # strategy the step time, the peak GPU memory and the test WER, then the
-# BL-JUST / supervised ratios (the last line: "RATIO step_time <x> memory <y>").
+# BL-JUST / supervised ratios; then, at the same batch sizes (the unlabeled
+# stream reading the labeled audio), the memory ratio and the step-cost ratio
+# bljust tick / (K+1 unsupervised steps + 1 supervised step), timed alone.
+# The last line: "RATIO step_time <x> memory <y> memory_same_batches <z> step_cost <c>".
 #
 # Without CUDA it prints one line and exits 2, before touching any data.
 #
@@ -64,12 +67,14 @@ prepare_fsdd(sys.argv[1], sys.argv[2], labeled_takes=2, unlabeled_takes=-1,
              dev_takes=1, test_takes=int(sys.argv[3]))
 EOF
 
-for strategy in supervised bljust; do
-    exp=${work_dir}/exp_${strategy}
+# train STRATEGY EXP UNLABELED [EXPLORATION]: one run in its own process (so
+# that the CUDA allocator's peak belongs to it alone), its figures in
+# EXP/gpu_check.json. EXPLORATION: ticks of unsupervised steps first (default 0).
+train() {
+    local strategy=$1 exp=$2 unlabeled=$3 exploration=${4:-0}
     rm -rf "${exp}"
-    echo "== training ${strategy}: ${epochs} epochs x ${iters} ticks, --ngpu ${ngpu} --use_amp ${amp}"
-    # In-process, so that the CUDA allocator's peak belongs to this run alone.
-    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" "${ngpu}" "${amp}" <<'EOF'
+    echo "== training ${strategy} (unlabeled stream: ${unlabeled}, exploration ${exploration} ticks): ${epochs} epochs x ${iters} ticks, --ngpu ${ngpu} --use_amp ${amp}"
+    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" "${ngpu}" "${amp}" "${unlabeled}" "${exploration}" <<'EOF'
 import json, resource, sys, time
 from pathlib import Path
 import torch
@@ -77,12 +82,13 @@ from espnet_bljust.bin.bljust_train import main
 from espnet_bljust.experiments.argv import train_argv
 from espnet_bljust.experiments.rundata import epoch_stats
 
-data, exp, config, strategy, epochs, iters, ngpu, amp = sys.argv[1:]
+data, exp, config, strategy, epochs, iters, ngpu, amp, unlabeled, exploration = sys.argv[1:]
 argv = train_argv(Path(data), Path(exp), Path(config),
                   "--ngpu", ngpu, "--use_amp", amp,
                   "--strategy", strategy, "--max_epoch", epochs,
                   "--num_iters_per_epoch", iters, "--phase_unit", "tick",
-                  "--exploration_len", "0", "--joint_len", "-1", "--finetune_len", "0")
+                  "--exploration_len", exploration, "--joint_len", "-1", "--finetune_len", "0",
+                  unlabeled=unlabeled)
 start = time.perf_counter()
 try:
     main(argv)
@@ -108,6 +114,11 @@ else:
 (Path(exp) / "gpu_check.json").write_text(json.dumps(out))
 print(json.dumps(out))
 EOF
+}
+
+for strategy in supervised bljust; do
+    exp=${work_dir}/exp_${strategy}
+    train "${strategy}" "${exp}" train_unlabeled
     model=${exp}/valid.cer_ctc.best.pth
     [ -f "${model}" ] || model=${exp}/latest.pth
     echo "== decoding the test split with asr_inference (${model##*/})"
@@ -118,26 +129,47 @@ EOF
         --output_dir "${exp}/decode_test" > "${exp}/decode_test.log" 2>&1 \
         || { echo "gpu_check.sh: decoding failed, see ${exp}/decode_test.log" >&2; exit 1; }
 done
+# At the same batch sizes (the unlabeled stream reads the labeled audio, so
+# the runs differ only in what the steps compute): memory of supervised and
+# bljust, and the unsupervised step alone (pt_ft pre-training throughout), for
+# the step-cost ratio bljust tick / (K+1 unsupervised steps + 1 supervised step).
+for strategy in supervised bljust; do
+    train "${strategy}" "${work_dir}/same_${strategy}" train_labeled
+done
+train pt_ft "${work_dir}/same_unsup" train_labeled $((epochs * iters))
 
 echo "== results"
-"${python}" - "${work_dir}" "${data}" <<'EOF'
+K=$(awk '/^lower_steps_per_upper:/ {print $2}' "${config}")
+"${python}" - "${work_dir}" "${data}" "${K:-1}" <<'EOF'
 import json, sys
 from pathlib import Path
 from espnet_bljust.bin.score import read_text, score
 
-work, data = Path(sys.argv[1]), Path(sys.argv[2])
+work, data, K = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+def run(name):
+    return json.loads((work / name / "gpu_check.json").read_text())
+
 runs = {}
 for s in ("supervised", "bljust"):
-    run = json.loads((work / f"exp_{s}" / "gpu_check.json").read_text())
+    runs[s] = run(f"exp_{s}")
     hyp = read_text(work / f"exp_{s}" / "decode_test" / "1best_recog" / "text")
-    run.update(score(read_text(data / "test" / "text"), hyp))
-    runs[s] = run
+    runs[s].update(score(read_text(data / "test" / "text"), hyp))
+same = {s: run(f"same_{s}") for s in ("supervised", "bljust", "unsup")}
 print(f"device: {runs['bljust']['device']}")
-print("| strategy | tick (ms) | waiting share | peak allocated (MiB) | peak reserved (MiB) | test WER (%) |")
-print("|---|---|---|---|---|---|")
+print("| strategy | streams | tick (ms) | waiting share | peak allocated (MiB) | peak reserved (MiB) | test WER (%) |")
+print("|---|---|---|---|---|---|---|")
 for s, r in runs.items():
-    print(f"| {s} | {r['step_ms']:.1f} | {100 * r['wait_share']:.1f}% | {r['peak_alloc_mib']:.0f} "
-          f"| {r['peak_reserved_mib']:.0f} | {r['wer']:.1f} |")
+    print(f"| {s} | real streams | {r['step_ms']:.1f} | {100 * r['wait_share']:.1f}% "
+          f"| {r['peak_alloc_mib']:.0f} | {r['peak_reserved_mib']:.0f} | {r['wer']:.1f} |")
+for s, r in same.items():
+    name = "unsupervised steps" if s == "unsup" else s
+    print(f"| {name} | same batches | {r['step_ms']:.1f} | {100 * r['wait_share']:.1f}% "
+          f"| {r['peak_alloc_mib']:.0f} | {r['peak_reserved_mib']:.0f} | - |")
 b, s = runs["bljust"], runs["supervised"]
-print(f"RATIO step_time {b['step_ms'] / s['step_ms']:.3f} memory {b['peak_alloc_mib'] / s['peak_alloc_mib']:.3f}")
+inherent = (K + 1) * same["unsup"]["step_ms"] + same["supervised"]["step_ms"]
+print(f"K = {K}: bljust tick / ({K + 1} unsupervised steps + 1 supervised step), same batches: "
+      f"{same['bljust']['step_ms']:.1f} / {inherent:.1f} ms")
+print(f"RATIO step_time {b['step_ms'] / s['step_ms']:.3f} memory {b['peak_alloc_mib'] / s['peak_alloc_mib']:.3f}"
+      f" memory_same_batches {same['bljust']['peak_alloc_mib'] / same['supervised']['peak_alloc_mib']:.3f}"
+      f" step_cost {same['bljust']['step_ms'] / inherent:.3f}")
 EOF
