@@ -1,9 +1,15 @@
-"""bench/gpu_check.sh on a machine without CUDA: one line, non-zero, nothing run."""
+"""bench/gpu_check.sh: without CUDA one line and non-zero; --cpu runs every step."""
 
+import json
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from conftest import shared_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,3 +33,36 @@ def test_an_unknown_option_is_named():
     out = subprocess.run(["bash", str(REPO / "bench" / "gpu_check.sh"), "--gpus", "2"],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 1 and "unknown option --gpus" in out.stderr
+
+
+def test_cpu_mode_runs_every_step_and_prints_the_ratios(tmp_path):
+    """--cpu: the same training, decoding and scoring steps without CUDA (the
+    script's plumbing, which a GPU-less CI cannot reach otherwise)."""
+    fsdd = shared_dataset("fsdd")
+    work = tmp_path / "work"
+    out = subprocess.run(
+        ["bash", str(REPO / "bench" / "gpu_check.sh"), "--cpu", "--fsdd", str(fsdd),
+         "--work_dir", str(work), "--epochs", "2", "--iters", "2", "--test_takes", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHON": sys.executable},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    last = out.stdout.strip().splitlines()[-1]
+    m = re.fullmatch(r"RATIO step_time (\S+) memory (\S+) memory_same_batches (\S+) step_cost (\S+)", last)
+    assert m, last
+    assert all(math.isfinite(float(v)) and float(v) > 0 for v in m.groups())
+    for run in ("exp_supervised", "exp_bljust", "same_supervised", "same_bljust", "same_unsup"):
+        figures = json.loads((work / run / "gpu_check.json").read_text())
+        assert figures["device"] == "cpu" and figures["step_ms"] > 0, (run, figures)
+    # every test utterance was decoded, by both models
+    refs = (work / "data" / "test" / "text").read_text().splitlines()
+    assert len(refs) == 60
+    for strategy in ("supervised", "bljust"):
+        hyps = (work / f"exp_{strategy}" / "decode_test" / "1best_recog" / "text").read_text()
+        assert len(hyps.splitlines()) == len(refs)
+    # the step-cost ratio is the bljust tick over (K+1) unsupervised + 1 supervised tick
+    K = int(re.search(r"^K = (\d+):", out.stdout, re.M).group(1))
+    same = {r: json.loads((work / f"same_{r}" / "gpu_check.json").read_text())
+            for r in ("supervised", "bljust", "unsup")}  # fmt: skip
+    ratio = same["bljust"]["step_ms"] / ((K + 1) * same["unsup"]["step_ms"] + same["supervised"]["step_ms"])
+    assert float(m.group(4)) == pytest.approx(ratio, abs=1e-3)
