@@ -7,18 +7,22 @@
 # strategy the step time, the peak GPU memory and the test WER, then the
 # BL-JUST / supervised ratios; then, at the same batch sizes (the unlabeled
 # stream reading the labeled audio), the memory ratio and the step-cost ratio
-# bljust tick / (K+1 unsupervised steps + 1 supervised step), timed alone.
+# bljust tick / (K+1 unsupervised steps + 1 supervised step), timed alone (the
+# denominator holds one lower optimizer step more than the tick's inherent
+# passes: K lower steps + 1 supervised step + 1 unsupervised forward/backward).
 # The last line: "RATIO step_time <x> memory <y> memory_same_batches <z> step_cost <c>".
 #
 # Without CUDA it prints one line and exits 2, before touching any data.
 #
 # Usage: bench/gpu_check.sh [--fsdd DIR] [--work_dir DIR] [--epochs N] [--iters N]
-#                           [--test_takes N] [--cpu]
+#                           [--test_takes N] [--train_args ARGS] [--cpu]
 #   --fsdd        FSDD root (default: $BLJUST_SHARED_DATA/fsdd or ../shared/data/fsdd)
 #   --work_dir    split, runs and decodings (default: /tmp/bljust_gpu_check)
 #   --epochs      training epochs per strategy (default: 3)
 #   --iters       ticks per epoch (default: 40)
 #   --test_takes  takes per speaker and digit in the test split (default: 5)
+#   --train_args  more bljust_train options for every run, one string
+#                 (e.g. '--lower_optim sgd --lower_optim_conf lr=0.001')
 #   --cpu         the same steps on the CPU (--ngpu 0, no AMP; memory is peak
 #                 RSS): checks the script's plumbing, its figures are no GPU figures
 set -euo pipefail
@@ -30,13 +34,19 @@ epochs=3
 iters=40
 test_takes=5
 cpu=false
+train_args=""
 while [ $# -gt 0 ]; do
+    case "$1" in
+        --fsdd|--work_dir|--epochs|--iters|--test_takes|--train_args)
+            [ $# -ge 2 ] || { echo "gpu_check.sh: option $1 needs a value" >&2; exit 1; } ;;
+    esac
     case "$1" in
         --fsdd) fsdd=$2; shift 2 ;;
         --work_dir) work_dir=$2; shift 2 ;;
         --epochs) epochs=$2; shift 2 ;;
         --iters) iters=$2; shift 2 ;;
         --test_takes) test_takes=$2; shift 2 ;;
+        --train_args) train_args=$2; shift 2 ;;
         --cpu) cpu=true; shift ;;
         *) echo "gpu_check.sh: unknown option $1 (see the header of $0)" >&2; exit 1 ;;
     esac
@@ -74,21 +84,21 @@ train() {
     local strategy=$1 exp=$2 unlabeled=$3 exploration=${4:-0}
     rm -rf "${exp}"
     echo "== training ${strategy} (unlabeled stream: ${unlabeled}, exploration ${exploration} ticks): ${epochs} epochs x ${iters} ticks, --ngpu ${ngpu} --use_amp ${amp}"
-    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" "${ngpu}" "${amp}" "${unlabeled}" "${exploration}" <<'EOF'
-import json, resource, sys, time
+    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" "${ngpu}" "${amp}" "${unlabeled}" "${exploration}" "${train_args}" <<'EOF'
+import json, resource, shlex, sys, time
 from pathlib import Path
 import torch
 from espnet_bljust.bin.bljust_train import main
 from espnet_bljust.experiments.argv import train_argv
 from espnet_bljust.experiments.rundata import epoch_stats
 
-data, exp, config, strategy, epochs, iters, ngpu, amp, unlabeled, exploration = sys.argv[1:]
+data, exp, config, strategy, epochs, iters, ngpu, amp, unlabeled, exploration, more = sys.argv[1:]
 argv = train_argv(Path(data), Path(exp), Path(config),
                   "--ngpu", ngpu, "--use_amp", amp,
                   "--strategy", strategy, "--max_epoch", epochs,
                   "--num_iters_per_epoch", iters, "--phase_unit", "tick",
                   "--exploration_len", exploration, "--joint_len", "-1", "--finetune_len", "0",
-                  unlabeled=unlabeled)
+                  *shlex.split(more), unlabeled=unlabeled)
 start = time.perf_counter()
 try:
     main(argv)
@@ -139,13 +149,15 @@ done
 train pt_ft "${work_dir}/same_unsup" train_labeled $((epochs * iters))
 
 echo "== results"
-K=$(awk '/^lower_steps_per_upper:/ {print $2}' "${config}")
-"${python}" - "${work_dir}" "${data}" "${K:-1}" <<'EOF'
+"${python}" - "${work_dir}" "${data}" <<'EOF'
 import json, sys
 from pathlib import Path
+import yaml
 from espnet_bljust.bin.score import read_text, score
 
-work, data, K = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+work, data = Path(sys.argv[1]), Path(sys.argv[2])
+# K as the same-batch bljust run used it (its saved config)
+K = int(yaml.safe_load((work / "same_bljust" / "config.yaml").read_text())["lower_steps_per_upper"])
 def run(name):
     return json.loads((work / name / "gpu_check.json").read_text())
 
@@ -168,7 +180,8 @@ for s, r in same.items():
 b, s = runs["bljust"], runs["supervised"]
 inherent = (K + 1) * same["unsup"]["step_ms"] + same["supervised"]["step_ms"]
 print(f"K = {K}: bljust tick / ({K + 1} unsupervised steps + 1 supervised step), same batches: "
-      f"{same['bljust']['step_ms']:.1f} / {inherent:.1f} ms")
+      f"{same['bljust']['step_ms']:.1f} / {inherent:.1f} ms (the denominator holds one lower "
+      "optimizer step more than the tick's inherent passes)")
 print(f"RATIO step_time {b['step_ms'] / s['step_ms']:.3f} memory {b['peak_alloc_mib'] / s['peak_alloc_mib']:.3f}"
       f" memory_same_batches {same['bljust']['peak_alloc_mib'] / same['supervised']['peak_alloc_mib']:.3f}"
       f" step_cost {same['bljust']['step_ms'] / inherent:.3f}")

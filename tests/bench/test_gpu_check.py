@@ -9,7 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from conftest import shared_dataset
+
+from espnet_bljust.corpora.fsdd import SPEAKERS as FSDD_SPEAKERS
+from espnet_bljust.experiments.rundata import bilevel_counters
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,12 +61,23 @@ def test_cpu_mode_runs_every_step_and_prints_the_ratios(tmp_path):
         assert figures["device"] == "cpu" and figures["step_ms"] > 0, (run, figures)
     # every test utterance was decoded, by both models
     refs = (work / "data" / "test" / "text").read_text().splitlines()
-    assert len(refs) == 60
+    assert len(refs) == len(FSDD_SPEAKERS) * 10  # one take of each digit per speaker
     for strategy in ("supervised", "bljust"):
         hyps = (work / f"exp_{strategy}" / "decode_test" / "1best_recog" / "text").read_text()
         assert len(hyps.splitlines()) == len(refs)
-    # the step-cost ratio is the bljust tick over (K+1) unsupervised + 1 supervised tick
-    K = int(re.search(r"^K = (\d+):", out.stdout, re.M).group(1))
+    # what each same-batch run did: bljust K lower + 1 upper step per tick (joint
+    # throughout), the unsupervised run lower steps only, supervised upper steps only
+    K = yaml.safe_load((REPO / "egs2/fsdd/bljust1/conf/train.yaml").read_text())["lower_steps_per_upper"]
+    assert re.search(rf"^K = {K}:", out.stdout, re.M)
+    ticks = 2 * 2
+    counters = {r: bilevel_counters(torch.load(work / f"same_{r}" / "checkpoint.pth",
+                                               map_location="cpu", weights_only=False))
+                for r in ("supervised", "bljust", "unsup")}  # fmt: skip
+    assert counters["bljust"]["lower_steps"] == K * ticks
+    assert counters["bljust"]["upper_steps"] == counters["bljust"]["joint_upper_steps"] == ticks
+    assert (counters["unsup"]["lower_steps"], counters["unsup"]["upper_steps"]) == (ticks, 0)
+    assert (counters["supervised"]["lower_steps"], counters["supervised"]["upper_steps"]) == (0, ticks)
+    # the step-cost ratio: the bljust tick over (K+1) unsupervised + 1 supervised tick
     same = {r: json.loads((work / f"same_{r}" / "gpu_check.json").read_text())
             for r in ("supervised", "bljust", "unsup")}  # fmt: skip
     ratio = same["bljust"]["step_ms"] / ((K + 1) * same["unsup"]["step_ms"] + same["supervised"]["step_ms"])
