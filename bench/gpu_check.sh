@@ -15,7 +15,7 @@
 # Without CUDA it prints one line and exits 2, before touching any data.
 #
 # Usage: bench/gpu_check.sh [--fsdd DIR] [--work_dir DIR] [--epochs N] [--iters N]
-#                           [--test_takes N] [--train_args ARGS] [--cpu]
+#                           [--test_takes N] [--train_args ARGS] [--amp_dtype D] [--cpu]
 #   --fsdd        FSDD root (default: $BLJUST_SHARED_DATA/fsdd or ../shared/data/fsdd)
 #   --work_dir    split, runs and decodings (default: /tmp/bljust_gpu_check)
 #   --epochs      training epochs per strategy (default: 3)
@@ -23,6 +23,10 @@
 #   --test_takes  takes per speaker and digit in the test split (default: 5)
 #   --train_args  more bljust_train options for every run, one string
 #                 (e.g. '--lower_optim sgd --lower_optim_conf lr=0.001')
+#   --amp_dtype   auto (default: the dtype espnet2 picks, bfloat16 where the GPU
+#                 has it) or float16 (the path of GPUs without bfloat16: autocast
+#                 to float16 with espnet2's GradScaler; on a GPU with bfloat16 the
+#                 runs are told it has none, before espnet2 is imported)
 #   --cpu         the same steps on the CPU (--ngpu 0, no AMP; memory is peak
 #                 RSS): checks the script's plumbing, its figures are no GPU figures
 set -euo pipefail
@@ -35,9 +39,10 @@ iters=40
 test_takes=5
 cpu=false
 train_args=""
+amp_dtype=auto
 while [ $# -gt 0 ]; do
     case "$1" in
-        --fsdd|--work_dir|--epochs|--iters|--test_takes|--train_args)
+        --fsdd|--work_dir|--epochs|--iters|--test_takes|--train_args|--amp_dtype)
             [ $# -ge 2 ] || { echo "gpu_check.sh: option $1 needs a value" >&2; exit 1; } ;;
     esac
     case "$1" in
@@ -47,14 +52,23 @@ while [ $# -gt 0 ]; do
         --iters) iters=$2; shift 2 ;;
         --test_takes) test_takes=$2; shift 2 ;;
         --train_args) train_args=$2; shift 2 ;;
+        --amp_dtype) amp_dtype=$2; shift 2 ;;
         --cpu) cpu=true; shift ;;
         *) echo "gpu_check.sh: unknown option $1 (see the header of $0)" >&2; exit 1 ;;
     esac
 done
+case "${amp_dtype}" in
+    auto|float16) ;;
+    *) echo "gpu_check.sh: --amp_dtype ${amp_dtype}: auto or float16" >&2; exit 1 ;;
+esac
 python=${PYTHON:-${repo}/.venv/bin/python}
 [ -x "${python}" ] || python=python3
 
 if [ "${cpu}" = true ]; then
+    if [ "${amp_dtype}" != auto ]; then
+        echo "gpu_check.sh: --amp_dtype ${amp_dtype} needs the GPU (--cpu runs without AMP)" >&2
+        exit 1
+    fi
     ngpu=0 amp=false
 elif ! "${python}" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     echo "gpu_check.sh: no CUDA device (torch.cuda.is_available() is False); nothing was run" >&2
@@ -83,16 +97,20 @@ EOF
 train() {
     local strategy=$1 exp=$2 unlabeled=$3 exploration=${4:-0}
     rm -rf "${exp}"
-    echo "== training ${strategy} (unlabeled stream: ${unlabeled}, exploration ${exploration} ticks): ${epochs} epochs x ${iters} ticks, --ngpu ${ngpu} --use_amp ${amp}"
-    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" "${ngpu}" "${amp}" "${unlabeled}" "${exploration}" "${train_args}" <<'EOF'
+    echo "== training ${strategy} (unlabeled stream: ${unlabeled}, exploration ${exploration} ticks): ${epochs} epochs x ${iters} ticks, --ngpu ${ngpu} --use_amp ${amp} (${amp_dtype})"
+    "${python}" - "${data}" "${exp}" "${config}" "${strategy}" "${epochs}" "${iters}" "${ngpu}" "${amp}" "${unlabeled}" "${exploration}" "${train_args}" "${amp_dtype}" <<'EOF'
 import json, resource, shlex, sys, time
 from pathlib import Path
 import torch
+if sys.argv[12] == "float16":  # a GPU without bfloat16, as espnet2 and the trainer see it
+    torch.cuda.is_bf16_supported = lambda *args, **kwargs: False
 from espnet_bljust.bin.bljust_train import main
+from espnet_bljust.experiments.rundata import bilevel_counters
+from espnet_bljust.train.step_runner import amp_dtype
 from espnet_bljust.experiments.argv import train_argv
 from espnet_bljust.experiments.rundata import epoch_stats
 
-data, exp, config, strategy, epochs, iters, ngpu, amp, unlabeled, exploration, more = sys.argv[1:]
+data, exp, config, strategy, epochs, iters, ngpu, amp, unlabeled, exploration, more = sys.argv[1:12]
 argv = train_argv(Path(data), Path(exp), Path(config),
                   "--ngpu", ngpu, "--use_amp", amp,
                   "--strategy", strategy, "--max_epoch", epochs,
@@ -110,7 +128,11 @@ states = torch.load(Path(exp) / "checkpoint.pth", map_location="cpu", weights_on
 train = [s["train"] for _, s in sorted(epoch_stats(states).items())]
 # The first epoch carries CUDA/cuDNN warm-up: the step time is the later epochs' mean.
 later = train[1:] or train
-out = dict(strategy=strategy, wall_s=wall,
+counters = bilevel_counters(states)
+out = dict(strategy=strategy, wall_s=wall, skipped_steps=counters["skipped_steps"],
+           steps=counters["lower_steps"] + counters["upper_steps"],
+           amp_dtype=str(amp_dtype("cuda")).replace("torch.", "") if amp == "true" else "none",
+           final_scale=float(states["scaler"]["scale"]) if states.get("scaler") else None,
            step_ms=1e3 * sum(t["iter_time"] + t["train_time"] for t in later) / len(later),
            wait_share=sum(t["iter_time"] for t in later)
            / sum(t["iter_time"] + t["train_time"] for t in later))
@@ -177,6 +199,11 @@ for s, r in same.items():
     name = "unsupervised steps" if s == "unsup" else s
     print(f"| {name} | same batches | {r['step_ms']:.1f} | {100 * r['wait_share']:.1f}% "
           f"| {r['peak_alloc_mib']:.0f} | {r['peak_reserved_mib']:.0f} | - |")
+for name, r in [*((f"{s} (real streams)", r) for s, r in runs.items()),
+                *((f"{s} (same batches)", r) for s, r in same.items())]:
+    scale = "-" if r["final_scale"] is None else f"{r['final_scale']:g}"
+    print(f"{name}: autocast {r['amp_dtype']}, {r['skipped_steps']} of "
+          f"{r['steps'] + r['skipped_steps']} steps skipped, final loss scale {scale}")
 b, s = runs["bljust"], runs["supervised"]
 inherent = (K + 1) * same["unsup"]["step_ms"] + same["supervised"]["step_ms"]
 print(f"K = {K}: bljust tick / ({K + 1} unsupervised steps + 1 supervised step), same batches: "
