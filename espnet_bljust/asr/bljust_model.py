@@ -297,14 +297,18 @@ class BLJUSTModel(ESPnetASRModel):
         """
         if self.unsup_loss is None:
             raise RuntimeError("this model has no unsupervised loss (unsup_loss=None)")
-        raw, feats_lengths = self._extract_feats(speech, speech_lengths)
-        augment = self.specaug is not None and self.training
-        feats = self.specaug(raw, feats_lengths)[0] if augment else raw
-        if self.normalize is not None:
-            feats = self.normalize(feats, feats_lengths)[0]
-            clean = self.normalize(raw, feats_lengths)[0] if augment else feats
-        else:
-            clean = raw
+        # As ESPnetASRModel.encode: the frontend, specaug and normalize run
+        # outside AMP's autocast unless autocast_frontend (a float16 STFT
+        # power spectrum overflows).
+        with torch.autocast(speech.device.type, enabled=self.autocast_frontend):
+            raw, feats_lengths = self._extract_feats(speech, speech_lengths)
+            augment = self.specaug is not None and self.training
+            feats = self.specaug(raw, feats_lengths)[0] if augment else raw
+            if self.normalize is not None:
+                feats = self.normalize(feats, feats_lengths)[0]
+                clean = self.normalize(raw, feats_lengths)[0] if augment else feats
+            else:
+                clean = raw
 
         mask = self.unsup_loss.sample_mask(feats_lengths).to(feats.device)
         masked_feats = self.unsup_loss.mask_features(feats, mask)

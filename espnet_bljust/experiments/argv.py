@@ -10,6 +10,13 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = config_path(TINY_CONFIG)
 
 
+def argv_ngpu(argv: List[str]) -> int:
+    """The --ngpu a bljust_train argv runs with (its last one; 0 if none)."""
+    values = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--ngpu"]
+    values += [a.split("=", 1)[1] for a in argv if a.startswith("--ngpu=")]
+    return int(values[-1]) if values else 0
+
+
 def train_argv(
     data: Path,
     output_dir: Path,

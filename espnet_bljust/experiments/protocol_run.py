@@ -22,7 +22,7 @@ import signal
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from espnet_bljust.experiments.argv import budget_argv, train_argv
+from espnet_bljust.experiments.argv import argv_ngpu, budget_argv, train_argv
 from espnet_bljust.experiments.budget import plan_for_budget
 from espnet_bljust.experiments.protocol import (
     ESPEAK_SIZES,
@@ -69,6 +69,7 @@ def run_argv(protocol: Protocol, data: Path, exp: Path, trial: Trial, seed: int)
 def train_job(name: str, argv: List[str], exp: Path) -> dict:
     return dict(name=name, target="espnet_bljust.experiments.training:train_run",
                 kwargs=dict(argv=argv, exp=str(exp), resume=True), log=exp.parent / f"{exp.name}.log",
+                gpu=argv_ngpu(argv) > 0,
                 result=exp.parent / f"{exp.name}.train.json", key=argv)  # fmt: skip
 
 

@@ -140,15 +140,19 @@ class ChildRun:
         kwargs: its keyword arguments (picklable).
         log_path: file that gets the child's stdout and stderr.
         threads: ``torch.set_num_threads`` in the child (0: leave it).
+        gpu: the child uses CUDA: it is spawned, not forked from the server
+            (importing espnet2 there initialized CUDA, which a fork cannot use).
     """
 
-    def __init__(self, target: str, kwargs: dict, log_path: Path, threads: int = 1):
+    def __init__(self, target: str, kwargs: dict, log_path: Path, threads: int = 1,
+                 gpu: bool = False):  # fmt: skip
         self.log_path = Path(log_path)
         self.result_path = self.log_path.with_suffix(".result.json")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.result_path.exists():
             self.result_path.unlink()
-        self.process = _context().Process(
+        context = multiprocessing.get_context("spawn") if gpu else _context()
+        self.process = context.Process(
             target=_child_entry,
             args=(target, kwargs, str(self.log_path), str(self.result_path), threads),
         )

@@ -196,7 +196,8 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1) -> Dict[str, dict]:
         while pending or active:
             while pending and len(active) < max(1, n):
                 job = pending.pop(0)
-                child = ChildRun(job["target"], job["kwargs"], job["log"], threads).start()
+                child = ChildRun(job["target"], job["kwargs"], job["log"], threads,
+                                 gpu=job.get("gpu", False)).start()  # fmt: skip
                 print(f"[start] {job['name']} (log {job['log']}, pid {child.process.pid})",
                       flush=True)  # fmt: skip
                 active.append((job, child))

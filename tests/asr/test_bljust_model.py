@@ -166,3 +166,21 @@ def test_validation_reports_ctc_greedy_wer(model):
     assert 0.0 <= float(stats["wer_ctc"]) and "cer_ctc" in stats
     # espnet2's distributed stat averaging needs every stat in the same (gatherable) shape
     assert stats["wer_ctc"].shape == stats["loss_ctc"].shape == weight.shape
+
+
+def test_masked_pass_runs_the_frontend_outside_float16_autocast(model):
+    """Under float16 autocast (AMP on a GPU without bfloat16) the masked pass
+    computes features in float32, as ESPnetASRModel.encode does: a float16 mel
+    filterbank over a loud clip's power spectrum overflows to inf."""
+    model, _ = model
+    batch = tiny_batch()
+    loud = batch["speech"] * 2000.0  # 16-bit PCM scale, as soundfile's int16 reads give
+    raw, _ = model._extract_feats(loud, batch["speech_lengths"])
+    with torch.autocast("cpu", dtype=torch.float16):
+        half, _ = model.frontend(loud, batch["speech_lengths"])
+        assert half.dtype == torch.float16 and not torch.isfinite(half).all()
+        masked = model._encode_masked(loud, batch["speech_lengths"])
+        loss, _, _ = model.forward_unsupervised(loud, batch["speech_lengths"])
+    assert masked.target_feats.dtype == torch.float32
+    assert torch.equal(torch.isfinite(raw), torch.ones_like(raw, dtype=torch.bool))
+    assert torch.isfinite(masked.target_feats).all() and torch.isfinite(loss)

@@ -87,3 +87,22 @@ def test_a_failed_job_is_run_anew_a_stopped_one_continues(tmp_path):
     records = run_jobs([job("failed"), job("stopped")], 1, 0)
     assert records["failed"]["value"] == dict(resume=False)
     assert records["stopped"]["value"] == dict(resume=True)
+
+
+def test_a_gpu_job_is_spawned_not_forked_from_the_preloaded_server(tmp_path):
+    """A job marked ``gpu`` starts in a spawned process (importing espnet2 in
+    the fork server initializes CUDA where there is a GPU, and a forked child
+    cannot use it); a training argv with --ngpu 1 marks its protocol job so."""
+    from espnet_bljust.experiments.protocol_run import train_job
+
+    jobs = [dict(name=n, target="multiprocessing:current_process", kwargs={},
+                 log=tmp_path / f"{n}.log", result=tmp_path / f"{n}.json", key=n, gpu=gpu)
+            for n, gpu in (("forked", False), ("spawned", True))]  # fmt: skip
+    records = run_jobs(jobs, 2, 0)
+    assert all(r["ok"] for r in records.values())
+    starts = {n: ChildRun("os:getpid", {}, tmp_path / f"{n}.probe.log", 0, gpu=g).process
+              for n, g in (("forked", False), ("spawned", True))}  # fmt: skip
+    assert starts["spawned"]._start_method == "spawn"
+    assert starts["forked"]._start_method == "forkserver"
+    assert train_job("r", ["--ngpu", "0", "--ngpu", "1"], tmp_path / "r")["gpu"] is True
+    assert train_job("r", ["--ngpu", "0"], tmp_path / "r")["gpu"] is False
