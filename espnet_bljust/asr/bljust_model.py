@@ -298,8 +298,8 @@ class BLJUSTModel(ESPnetASRModel):
         if self.unsup_loss is None:
             raise RuntimeError("this model has no unsupervised loss (unsup_loss=None)")
         # As ESPnetASRModel.encode: the frontend, specaug and normalize run
-        # outside AMP's autocast unless autocast_frontend (a float16 STFT
-        # power spectrum overflows).
+        # outside AMP's autocast unless autocast_frontend (float16 features
+        # made every unsupervised loss NaN on a GPU).
         with torch.autocast(speech.device.type, enabled=self.autocast_frontend):
             raw, feats_lengths = self._extract_feats(speech, speech_lengths)
             augment = self.specaug is not None and self.training
