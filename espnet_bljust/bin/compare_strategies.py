@@ -96,6 +96,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--stop_before", default=None, choices=("final", "test"),
                         help="with --protocol: stop before that stage (resumed by the next call)")
+    parser.add_argument("--ledger", type=Path, default=None,
+                        help="with --protocol: a folder (commit it) that keeps every finished "
+                        "job's record; a fresh checkout's call continues from it")
     return parser  # fmt: skip
 
 
@@ -112,7 +115,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> Dict[str, Path]:
         from espnet_bljust.experiments import protocol_run
 
         return protocol_run.run(args.protocol, args.out_dir, command, jobs=args.jobs,
-                                stop_before=args.stop_before)
+                                stop_before=args.stop_before, ledger_dir=args.ledger)
     from espnet_bljust.experiments import equal_ticks
 
     return equal_ticks.run(args, command)

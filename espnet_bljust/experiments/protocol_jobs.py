@@ -6,7 +6,12 @@ import re
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from espnet_bljust.experiments.decoding import averaged_checkpoint, best_checkpoint, score_weights
+from espnet_bljust.experiments.decoding import (
+    averaged_checkpoint,
+    best_checkpoint,
+    read_text,
+    score_weights,
+)
 
 
 def checkpoint_of(exp: Path, rule: str) -> Path:
@@ -56,26 +61,35 @@ def read_choices(path: Path, sha256: str) -> dict:
 
 def decode_test_set(exp: str, data: str, choices: str, sha256: str, beam_size: int = 1,
                 lm: Optional[Dict[str, str]] = None, lm_weight: float = 0.0,
-                lm_beam_size: int = 10, nj: int = 1) -> dict:  # fmt: skip
-    """Decode test once: CTC alone, and with the LM at the run's dev weight.
+                lm_beam_size: int = 10, nj: int = 1,
+                dev_lm_record: Optional[str] = None) -> dict:  # fmt: skip
+    """Decode test once: CTC alone, and with the LM at the run's dev weight
+    (``lm_weight``, or the one chosen in ``dev_lm_record``, the record of the
+    run's :func:`dev_lm` job).
 
     Refuses (:func:`read_choices`) unless ``choices`` holds the choices fixed
     under the protocol ``sha256``; the checkpoint rule is read from there.
     Returns test_wer/test_cer (and test_wer_lm/test_cer_lm), test_utts, the
-    hypothesis files and the reference, the rule and ``sha256``.
+    hypothesis files and the reference, the hypotheses themselves
+    (hyp_texts, hyp_lm_texts: {utt: text}, so that the report needs no
+    model folder), the rule and ``sha256``.
     """
     rule = read_choices(Path(choices), sha256)["checkpoint_rule"]
+    if dev_lm_record is not None:
+        lm_weight = json.loads(Path(dev_lm_record).read_text())["value"]["lm_weight"]
     exp, test = Path(exp), Path(data) / "test"
     model = checkpoint_of(exp, rule)
     ctc = score_weights(exp, model, test, lambda w: exp / "decode_test", [0.0], beam_size,
                         None, nj)["0"]  # fmt: skip
     out = dict(protocol_sha256=sha256, checkpoint_rule=rule, ref=str(test / "text"),
                test_wer=ctc["wer"], test_cer=ctc["cer"], test_utts=ctc["utts"],
-               hyp=str(exp / "decode_test" / "text"), decode_s=ctc["decode_s"])  # fmt: skip
+               hyp=str(exp / "decode_test" / "text"), decode_s=ctc["decode_s"],
+               hyp_texts=read_text(exp / "decode_test" / "text"))  # fmt: skip
     if lm is not None:
         fused = score_weights(exp, model, test, lambda w: exp / "decode_test_lm", [lm_weight],
                               lm_beam_size, lm, nj)[f"{lm_weight:g}"]  # fmt: skip
         out.update(test_wer_lm=fused["wer"], test_cer_lm=fused["cer"], lm_weight=lm_weight,
-                   hyp_lm=str(exp / "decode_test_lm" / "text"))  # fmt: skip
+                   hyp_lm=str(exp / "decode_test_lm" / "text"),
+                   hyp_lm_texts=read_text(exp / "decode_test_lm" / "text"))  # fmt: skip
         out["decode_s"] += fused["decode_s"]
     return out

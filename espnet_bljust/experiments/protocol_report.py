@@ -96,8 +96,10 @@ def ratio_intervals(protocol: Protocol, runs: List[dict], key: str = "hyp") -> l
     for r in runs:
         test = current_test(r, protocol)
         if test and test.get(key):
-            errors[(r["strategy"], r["seed"])] = stats.errors_from_files(Path(test["ref"]),
-                                                                         Path(test[key]))
+            texts = test.get(f"{key}_texts")  # recorded hypotheses, else the file
+            errors[(r["strategy"], r["seed"])] = (
+                stats.errors_from_files(Path(test["ref"]), Path(test[key])) if texts is None
+                else stats.utterance_errors(stats.read_kaldi_text(Path(test["ref"])), texts))
     present = sorted({s for s, _ in errors})
     pairs = [("bljust", b) for b in BASELINES if b in present and "bljust" in present]
     seeds = [seed for seed in sorted({k[1] for k in errors})

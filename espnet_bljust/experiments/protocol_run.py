@@ -9,11 +9,14 @@
    on: a later call under another protocol stops);
 3. final runs: every strategy x seed with its chosen trial; the LM weight of
    each picked on dev;
-4. test: decoded once per final run, only now (the decoding job itself
-   refuses without fixed choices);
+4. test: decoded once per final run, right after its LM weight is chosen,
+   when every choice it depends on is fixed (the decoding job itself refuses
+   without fixed choices);
 5. the report (:mod:`~espnet_bljust.experiments.protocol_report`).
 
-Every job's result is saved beside its run and reused by the next call.
+Every job's result is saved beside its run and reused by the next call;
+with a ledger (``--ledger``) also in a folder git keeps, so that a fresh
+checkout continues where the last one stopped.
 """
 
 import json
@@ -24,6 +27,7 @@ from typing import Dict, List, Optional
 
 from espnet_bljust.experiments.argv import argv_ngpu, budget_argv, train_argv
 from espnet_bljust.experiments.budget import plan_for_budget
+from espnet_bljust.experiments.ledger import Ledger
 from espnet_bljust.experiments.protocol import (
     ESPEAK_SIZES,
     Protocol,
@@ -69,7 +73,7 @@ def run_argv(protocol: Protocol, data: Path, exp: Path, trial: Trial, seed: int)
 def train_job(name: str, argv: List[str], exp: Path) -> dict:
     return dict(name=name, target="espnet_bljust.experiments.training:train_run",
                 kwargs=dict(argv=argv, exp=str(exp), resume=True), log=exp.parent / f"{exp.name}.log",
-                gpu=argv_ngpu(argv) > 0,
+                gpu=argv_ngpu(argv) > 0, outputs=[str(exp / "checkpoint.pth")],
                 result=exp.parent / f"{exp.name}.train.json", key=argv)  # fmt: skip
 
 
@@ -82,7 +86,8 @@ def lm_job(protocol: Protocol, data: Path, out: Path) -> Optional[dict]:
                   out_dir=str(out / "lm"), config=str(protocol.repo_path(lm["config"])),
                   extra=shlex.split(lm.get("train_args", "")))  # fmt: skip
     return dict(name="lm", target="espnet_bljust.recipe.text_lm:train_text_lm", kwargs=kwargs,
-                log=out / "lm.log", result=out / "lm.json", key=kwargs)  # fmt: skip
+                log=out / "lm.log", result=out / "lm.json", key=kwargs,
+                products=[str(out / "lm" / "config.yaml")])  # fmt: skip
 
 
 def _ok(records: Dict[str, dict], names: List[str], what: str) -> None:
@@ -99,8 +104,13 @@ def best_dev_cer(value: dict) -> float:
     return 100.0 * min(cers) if cers else float("inf")
 
 
-def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int) -> dict:
-    """Stages 1-2: tune every strategy on dev, record the choices (reused once made)."""
+def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int, ledger=None) -> dict:
+    """Stages 1-2: tune every strategy on dev, record the choices (reused once made).
+
+    Each tuning run is decoded on dev with every checkpoint rule right after
+    it trains (one chain of jobs), so that its records are complete before
+    its models can be lost; the rules of the chosen trials' runs are compared.
+    """
     path = out / "choices.json"
     if path.exists():
         choices = json.loads(path.read_text())
@@ -109,7 +119,8 @@ def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int) -> dict:
                              f"{choices['protocol_sha256']}, not {protocol.sha256} "
                              f"({protocol.path}); a changed protocol needs a new --out_dir")  # fmt: skip
         return choices
-    seeds, trials, runs = protocol.tuning_seeds, {}, {}
+    seeds, trials, runs, rule_jobs = protocol.tuning_seeds, {}, {}, {}
+    decode = protocol.raw["decode"]
     for strategy in protocol.strategies:
         for trial in protocol.trials(strategy):
             trials[trial.name] = trial
@@ -117,29 +128,30 @@ def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int) -> dict:
                 name = protocol.tuning_run(trial, seed)
                 exp = out / "tune" / name
                 runs[name] = train_job(name, run_argv(protocol, data, exp, trial, seed), exp)
+                rule_jobs[name] = dict(
+                    name=f"dev_rules {name}", target=f"{JOBS}:dev_rules", after=name,
+                    kwargs=dict(exp=str(exp), data=str(data), rules=protocol.rules(),
+                                beam_size=decode["beam_size"], nj=decode.get("nj", 1)),
+                    log=out / "tune" / f"{name}.dev_rules.log",
+                    result=out / "tune" / f"{name}.dev_rules.json",
+                    key=[protocol.rules(), runs[name]["key"]])  # fmt: skip
     lm = lm_job(protocol, data, out)
-    records = run_jobs(list(runs.values()) + ([lm] if lm else []), jobs, protocol.raw["threads"])
+    records = run_jobs([*runs.values(), *rule_jobs.values(), *([lm] if lm else [])], jobs,
+                       protocol.raw["threads"], ledger)  # fmt: skip
     _ok(records, list(runs), "tuning runs")
+    _ok(records, [j["name"] for j in rule_jobs.values()], "dev decodes of the checkpoint rules")
+    if lm:
+        _ok(records, ["lm"], "the LM")
     run_cer = {name: best_dev_cer(records[name]["value"]) for name in runs}
     # A trial's dev CER: the mean over the tuning seeds of each run's best.
     dev_cer = {n: sum(run_cer[protocol.tuning_run(t, seed)] for seed in seeds) / len(seeds)
                for n, t in trials.items()}  # fmt: skip
     chosen = {s: min((n for n, t in trials.items() if t.strategy == s),
                      key=lambda n: (dev_cer[n], n)) for s in protocol.strategies}  # fmt: skip
-    decode = protocol.raw["decode"]
-    rule_jobs = [dict(name=f"dev_rules {name}", target=f"{JOBS}:dev_rules",
-                      kwargs=dict(exp=str(out / "tune" / name), data=str(data),
-                                  rules=protocol.rules(), beam_size=decode["beam_size"],
-                                  nj=decode.get("nj", 1)),
-                      log=out / "tune" / f"{name}.dev_rules.log",
-                      result=out / "tune" / f"{name}.dev_rules.json", key=protocol.rules())
-                 for name in (protocol.tuning_run(trials[n], seed) for n in chosen.values()
-                              for seed in seeds)]  # fmt: skip
-    decoded = run_jobs(rule_jobs, jobs, protocol.raw["threads"])
-    _ok(decoded, [j["name"] for j in rule_jobs], "dev decodes of the checkpoint rules")
-    mean_wer = {r: sum(decoded[j["name"]]["value"][r]["wer"] for j in rule_jobs) / len(rule_jobs)
-                for r in protocol.rules()}  # fmt: skip
+    scored = [records[rule_jobs[protocol.tuning_run(trials[n], seed)]["name"]]["value"]
+              for n in chosen.values() for seed in seeds]  # fmt: skip
     rules = protocol.rules()
+    mean_wer = {r: sum(v[r]["wer"] for v in scored) / len(scored) for r in rules}
     choices = dict(
         stamp(protocol), tuning_seeds=seeds, trial_dev_cer=dev_cer,
         run_dev_cer=run_cer if len(seeds) > 1 else None,
@@ -150,64 +162,81 @@ def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int) -> dict:
         lm=records["lm"]["value"] if lm else None,
     )  # fmt: skip
     path.write_text(json.dumps(choices, indent=1))
+    if ledger is not None:
+        ledger.keep(path)
     print(f"[fixed] {path}: trials {chosen}, checkpoint {choices['checkpoint_rule']}", flush=True)
     return choices
 
 
 def final_runs(protocol: Protocol, data: Path, out: Path, choices: dict, jobs: int,
-               decode_test: bool) -> List[dict]:  # fmt: skip
+               decode_test: bool, ledger=None) -> List[dict]:  # fmt: skip
     """Stages 3-4: every strategy x seed trained with its chosen trial, its LM
-    weight picked on dev, then (``decode_test``) test decoded once."""
-    runs, threads = [], protocol.raw["threads"]
+    weight picked on dev, then (``decode_test``) test decoded once. Each run
+    is one chain of jobs (train, dev LM weights, test), so that its decodes
+    follow its training before its slot takes another run, and its records
+    are complete before its models can be lost."""
+    threads, lm, rule = protocol.raw["threads"], choices["lm"], choices["checkpoint_rule"]
+    decode, lm_conf = protocol.raw["decode"], protocol.raw["lm"] or {}
+    if lm is not None:  # the LM's files (trained again in a checkout that lacks them)
+        made = run_jobs([lm_job(protocol, data, out)], jobs, threads, ledger)
+        _ok(made, ["lm"], "the LM")
+        sha1 = made["lm"]["value"].get("model_sha1")
+        if sha1 != lm.get("model_sha1"):
+            print(f"[lm] trained again: its weights differ from those the choices were fixed "
+                  f"with (sha1 {lm.get('model_sha1')} -> {sha1})", flush=True)  # fmt: skip
+    runs, chains = [], {}
     for seed in protocol.seeds:
         for strategy in protocol.strategies:
             c = choices["chosen"][strategy]
             trial = Trial(**{k: c[k] for k in Trial.__dataclass_fields__})
             exp = out / "final" / f"{strategy}_seed{seed}"
-            job = train_job(exp.name, run_argv(protocol, data, exp, trial, seed), exp)
-            runs.append(dict(strategy=strategy, seed=seed, exp=exp, trial=c["name"], train=job))
-    records = run_jobs([r["train"] for r in runs], jobs, threads)
-    _ok(records, [r["train"]["name"] for r in runs], "final runs")
-    lm, rule, decode = choices["lm"], choices["checkpoint_rule"], protocol.raw["decode"]
-    if lm is not None:
-        lm_conf = protocol.raw["lm"]
-        dev_jobs = [dict(name=f"dev_lm {r['exp'].name}", target=f"{JOBS}:dev_lm",
-                         kwargs=dict(exp=str(r["exp"]), data=str(data), rule=rule, lm=lm,
-                                     weights=lm_conf["weights"], beam_size=lm_conf["beam_size"],
-                                     nj=decode.get("nj", 1)),
-                         log=r["exp"].parent / f"{r['exp'].name}.dev_lm.log",
-                         result=r["exp"].parent / f"{r['exp'].name}.dev_lm.json",
-                         key=[rule, lm, lm_conf["weights"], lm_conf["beam_size"]]) for r in runs]  # fmt: skip
-        dev = run_jobs(dev_jobs, jobs, threads)
-        _ok(dev, [j["name"] for j in dev_jobs], "LM weight choices on dev")
+            train = train_job(exp.name, run_argv(protocol, data, exp, trial, seed), exp)
+            runs.append(dict(strategy=strategy, seed=seed, exp=exp, trial=c["name"], train=train))
+            chain = chains[exp.name] = {"train": train}
+            if lm is not None:
+                chain["dev_lm"] = dict(
+                    name=f"dev_lm {exp.name}", target=f"{JOBS}:dev_lm", after=train["name"],
+                    kwargs=dict(exp=str(exp), data=str(data), rule=rule, lm=lm,
+                                weights=lm_conf["weights"], beam_size=lm_conf["beam_size"],
+                                nj=decode.get("nj", 1)),
+                    log=exp.parent / f"{exp.name}.dev_lm.log",
+                    result=exp.parent / f"{exp.name}.dev_lm.json",
+                    key=[rule, lm, lm_conf["weights"], lm_conf["beam_size"], train["key"]])  # fmt: skip
+            if decode_test:
+                kwargs = dict(exp=str(exp), data=str(data), choices=str(out / "choices.json"),
+                              sha256=protocol.sha256, beam_size=decode["beam_size"], lm=lm,
+                              nj=decode.get("nj", 1), lm_beam_size=lm_conf.get("beam_size", 10),
+                              dev_lm_record=str(chain["dev_lm"]["result"]) if lm else None)  # fmt: skip
+                chain["test"] = dict(
+                    name=f"test {exp.name}", target=f"{JOBS}:decode_test_set",
+                    after=list(chain.values())[-1]["name"], kwargs=kwargs,
+                    log=exp.parent / f"{exp.name}.test.log",
+                    result=exp.parent / f"{exp.name}.test.json",
+                    key=dict(kwargs, train=train["key"]))  # fmt: skip
+    records = run_jobs([j for c in chains.values() for j in c.values()], jobs, threads, ledger)
+    for stage, what in (("train", "final runs"), ("dev_lm", "LM weight choices on dev"),
+                        ("test", "test decodes")):  # fmt: skip
+        names = [c[stage]["name"] for c in chains.values() if stage in c]
+        if names:
+            _ok(records, names, what)
     for r in runs:
-        r.update(records[r["train"]["name"]]["value"])
-        if lm is not None:
-            r.update(dev[f"dev_lm {r['exp'].name}"]["value"])
-    if not decode_test:
-        return runs
-    test_jobs = []
-    for r in runs:
-        kwargs = dict(exp=str(r["exp"]), data=str(data), choices=str(out / "choices.json"),
-                      sha256=protocol.sha256, beam_size=decode["beam_size"], lm=lm,
-                      lm_weight=r.get("lm_weight", 0.0), nj=decode.get("nj", 1),
-                      lm_beam_size=(protocol.raw["lm"] or {}).get("beam_size", 10))  # fmt: skip
-        test_jobs.append(dict(name=f"test {r['exp'].name}", target=f"{JOBS}:decode_test_set",
-                              kwargs=kwargs, log=r["exp"].parent / f"{r['exp'].name}.test.log",
-                              result=r["exp"].parent / f"{r['exp'].name}.test.json",
-                              key=dict(kwargs, train=r["train"]["key"])))  # fmt: skip
-    tests = run_jobs(test_jobs, jobs, threads)
-    _ok(tests, [j["name"] for j in test_jobs], "test decodes")
-    for r, job in zip(runs, test_jobs):
-        r["test"] = tests[job["name"]]["value"]
+        chain = chains[r["exp"].name]
+        r.update(records[chain["train"]["name"]]["value"])
+        if "dev_lm" in chain:
+            r.update(records[chain["dev_lm"]["name"]]["value"])
+        if "test" in chain:
+            r["test"] = records[chain["test"]["name"]]["value"]
     return runs
 
 
 def run(protocol_path: Path, out_dir: Path, command: str, jobs: int = 1,
-        stop_before: Optional[str] = None) -> Dict[str, Path]:  # fmt: skip
+        stop_before: Optional[str] = None, ledger_dir: Optional[Path] = None) -> Dict[str, Path]:  # fmt: skip
     """The whole protocol into ``out_dir`` (see the module docstring); stops
     before the final runs (``stop_before="final"``) or before test
-    (``"test"``). Returns the report's paths."""
+    (``"test"``). With ``ledger_dir`` every finished job's record (and the
+    choices) is also kept there, and records found there are used in place
+    of jobs ``out_dir`` lacks (:class:`~espnet_bljust.experiments.ledger.Ledger`).
+    Returns the report's paths."""
     from espnet_bljust.experiments import protocol_report
 
     try:
@@ -216,13 +245,18 @@ def run(protocol_path: Path, out_dir: Path, command: str, jobs: int = 1,
         raise SystemExit(f"compare_strategies: {e}") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ledger = None
+    if ledger_dir is not None:
+        ledger = Ledger(ledger_dir, out)
+        print(f"[ledger] {ledger.restore()} records from {ledger_dir}", flush=True)
     data = prepare_data(protocol, out)
     previous = signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
-        choices = fix_choices(protocol, data, out, jobs)
+        choices = fix_choices(protocol, data, out, jobs, ledger)
         if stop_before == "final":
             return dict(choices=out / "choices.json")
-        runs = final_runs(protocol, data, out, choices, jobs, decode_test=stop_before != "test")
+        runs = final_runs(protocol, data, out, choices, jobs, decode_test=stop_before != "test",
+                          ledger=ledger)  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)
     paths = protocol_report.write(protocol, choices, runs, out, command)

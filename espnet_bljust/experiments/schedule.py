@@ -167,58 +167,109 @@ def _save(run: dict) -> None:
 
 
 
-def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1) -> Dict[str, dict]:
+def _saved(job: dict) -> Optional[dict]:
+    path = Path(job["result"])
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _reusable(job: dict, saved: Optional[dict]) -> bool:
+    return bool(saved and saved.get("ok") and saved.get("key") == job["key"])
+
+
+def _chains(jobs: List[dict]) -> List[List[dict]]:
+    """``jobs`` grouped into chains by ``after`` (the name of the job a job
+    follows; one follower per job), each chain in order."""
+    names = {j["name"] for j in jobs}
+    follower = {j["after"]: j for j in jobs if j.get("after") in names}
+    chains = []
+    for head in (j for j in jobs if j.get("after") not in names):
+        chain = [head]
+        while chain[-1]["name"] in follower:
+            chain.append(follower[chain[-1]["name"]])
+        chains.append(chain)
+    return chains
+
+
+def _to_run(chain: List[dict], records: Dict[str, dict]) -> List[dict]:
+    """The jobs of ``chain`` still to run (finished ones go into ``records``).
+
+    A chain runs from its first job without a reusable record (or whose
+    ``products``, files other jobs read, are gone); from its start
+    when a finished job's ``outputs`` (files the rest of the chain reads, e.g.
+    a model) are gone, as in a fresh checkout whose records came from a
+    :class:`~espnet_bljust.experiments.ledger.Ledger`. A training job
+    (``resume``) that failed before, or is run again for its outputs, trains
+    anew; one cut by a stop, with no record, continues.
+    """
+    saved = [_saved(j) for j in chain]
+    done = [_reusable(j, s) and all(Path(f).exists() for f in j.get("products", ()))
+            for j, s in zip(chain, saved)]  # fmt: skip
+    first = done.index(False) if False in done else len(chain)
+    if first < len(chain) and any(not Path(o).exists() for j in chain[:first]
+                                  for o in j.get("outputs", ())):  # fmt: skip
+        first = 0
+    records.update((j["name"], s) for j, s in zip(chain[:first], saved[:first]))
+    rest = [dict(j) for j in chain[first:]]
+    if rest and rest[0]["kwargs"].get("resume") and (saved[first] or done[first]):
+        rest[0]["kwargs"] = dict(rest[0]["kwargs"], resume=False)
+    return rest
+
+
+def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1, ledger=None) -> Dict[str, dict]:
     """Run ``jobs`` in child processes, ``n`` at a time; each result saved.
 
     A job is {name, target ("module:function"), kwargs, log, result (a JSON
-    path), key (what the result depends on)}. A job whose saved result is ok
-    and has the same key is reused, never run again; a failed one is run
-    again by the next call (a training job with ``resume`` then anew; one cut
-    by a stop, with no record, continues). Stopped (Ctrl-C, SIGTERM turned into SystemExit),
-    the running children are stopped too. Returns {name: saved record}: key,
-    ok, error, value, wall_s, peak_rss_mb. Own loop, not concurrent.futures:
-    a pool's workers are reused and cannot be killed one by one on SIGTERM.
+    path), key (what the result depends on)}, optionally ``after`` (the name
+    of the job it follows: it starts once that one finished ok, before any
+    other job starts), ``outputs`` and ``products`` (see :func:`_to_run`)
+    and ``gpu``. A job
+    whose saved result is ok and has the same key is reused, never run again;
+    a failed one is run again by the next call (see :func:`_to_run`). Every
+    record saved ok is copied into ``ledger`` (a
+    :class:`~espnet_bljust.experiments.ledger.Ledger`). Stopped (Ctrl-C,
+    SIGTERM turned into SystemExit), the running children are stopped too.
+    Returns {name: saved record}: key, ok, error, value, wall_s, peak_rss_mb.
+    Own loop, not concurrent.futures: a pool's workers are reused and cannot
+    be killed one by one on SIGTERM.
     """
-    records, pending = {}, []
-    for job in jobs:
-        path = Path(job["result"])
-        saved = json.loads(path.read_text()) if path.exists() else None
-        if saved and saved.get("ok") and saved.get("key") == job["key"]:
-            records[job["name"]] = saved
-        elif saved and job["kwargs"].get("resume"):  # failed before: trained anew
-            pending.append(dict(job, kwargs=dict(job["kwargs"], resume=False)))
-        else:
-            pending.append(job)
+    records: Dict[str, dict] = {}
+    pending = [rest for rest in (_to_run(c, records) for c in _chains(jobs)) if rest]
     if len(records):
         print(f"[reuse] {len(records)} finished jobs: {', '.join(records)}", flush=True)
     active: List = []
     try:
         while pending or active:
             while pending and len(active) < max(1, n):
-                job = pending.pop(0)
+                chain = pending.pop(0)
+                job = chain[0]
                 child = ChildRun(job["target"], job["kwargs"], job["log"], threads,
                                  gpu=job.get("gpu", False)).start()  # fmt: skip
                 print(f"[start] {job['name']} (log {job['log']}, pid {child.process.pid})",
                       flush=True)  # fmt: skip
-                active.append((job, child))
+                active.append((chain, child))
             time.sleep(0.5)
-            for job, child in [a for a in active if a[1].done()]:
-                active.remove((job, child))
+            for chain, child in [a for a in active if a[1].done()]:
+                active.remove((chain, child))
+                job = chain[0]
                 result = child.result()
                 record = dict(key=job["key"], **{k: result.get(k) for k in
                               ("ok", "error", "value", "wall_s", "peak_rss_mb")})  # fmt: skip
                 _write_json(Path(job["result"]), record)
                 records[job["name"]] = record
+                if record["ok"] and ledger is not None:
+                    ledger.keep(Path(job["result"]))
+                if record["ok"] and len(chain) > 1:  # its chain goes on first
+                    pending.insert(0, chain[1:])
                 state = "done" if record["ok"] else f"failed: {record['error']}"
                 print(f"[{state.split(':')[0]}] {job['name']} ({record['wall_s'] or 0:.0f} s)"
                       + ("" if record["ok"] else f" {record['error']}; see {job['log']}"),
                       flush=True)  # fmt: skip
     finally:
-        for job, child in active:
+        for chain, child in active:
             child.stop()
-            again = ("continued" if job["kwargs"].get("resume") else "started again")
-            print(f"[stopped] {job['name']} (pid {child.process.pid}): {again} by the next call",
-                  flush=True)  # fmt: skip
+            again = ("continued" if chain[0]["kwargs"].get("resume") else "started again")
+            print(f"[stopped] {chain[0]['name']} (pid {child.process.pid}): {again} by the next "
+                  "call", flush=True)  # fmt: skip
     return records
 
 

@@ -95,12 +95,13 @@ def train_text_lm(
     """Train the LM (or reuse one trained with the same options in ``out_dir``).
 
     Returns {"train_config": out_dir/config.yaml, "model_file":
-    out_dir/valid.loss.best.pth} for ``Speech2Text``, and "digest" (of the
+    out_dir/valid.loss.best.pth} for ``Speech2Text``, "digest" (of the
     options and inputs, so that decodings made with another LM in the same
-    place can be told apart). ``out_dir/lm_train.json`` records the options
-    and the content hashes of the config, transcripts, token list (and bpe
-    model); a finished LM with the same record is reused, any other content
-    of ``out_dir`` is trained over. ``extra``: more ``espnet2.bin.lm_train``
+    place can be told apart) and "model_sha1" (of the weights).
+    ``out_dir/lm_train.json`` records the options and the content hashes of
+    the config, transcripts, token list (and bpe model); a finished LM with
+    the same record is reused, any other content of ``out_dir`` is trained
+    over. ``extra``: more ``espnet2.bin.lm_train``
     options (they override the config).
     """
     from espnet2.tasks.lm import LMTask
@@ -120,7 +121,7 @@ def train_text_lm(
                 digest=digest)
     if stamp.exists() and Path(done["model_file"]).exists():
         if json.loads(stamp.read_text(encoding="utf-8")) == record:
-            return done
+            return dict(done, model_sha1=_sha1(Path(done["model_file"])))
     if stamp.exists():
         stamp.unlink()
     LMTask.main(cmd=argv)
@@ -129,7 +130,11 @@ def train_text_lm(
     tmp = stamp.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
     tmp.replace(stamp)
-    return done
+    return dict(done, model_sha1=_sha1(Path(done["model_file"])))
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -50,9 +50,9 @@ def write_protocol(path, data_dir, strategies=("just", "bljust"), **changes):
 
 def test_protocol_end_to_end(split, tmp_path, capsys):
     protocol = write_protocol(tmp_path / "protocol.yaml", split)
-    out = tmp_path / "out"
+    out, ledger = tmp_path / "out", tmp_path / "ledger"
     # tuning only: the choices are fixed, nothing of test is decoded
-    protocol_run.run(protocol, out, "cmd", jobs=2, stop_before="final")
+    protocol_run.run(protocol, out, "cmd", jobs=2, stop_before="final", ledger_dir=ledger)
     choices = json.loads((out / "choices.json").read_text())
     assert choices["protocol_sha256"] == load_protocol(protocol).sha256 and choices["commit"]
     assert set(choices["chosen"]) == {"just", "bljust"}
@@ -63,7 +63,7 @@ def test_protocol_end_to_end(split, tmp_path, capsys):
         decode_test_set(str(out / "tune" / "just_t0"), str(out / "data"),
                         str(tmp_path / "none.json"), choices["protocol_sha256"])  # fmt: skip
 
-    paths = protocol_run.run(protocol, out, "cmd", jobs=2)
+    paths = protocol_run.run(protocol, out, "cmd", jobs=2, ledger_dir=ledger)
     assert (out / "choices.json").stat().st_mtime_ns == fixed_at  # reused, not redone
     saved = json.loads(paths["json"].read_text())
     runs = saved["runs"]
@@ -105,6 +105,15 @@ def test_protocol_end_to_end(split, tmp_path, capsys):
     capsys.readouterr()
     protocol_run.run(protocol, out, "cmd", jobs=2)
     assert "[start]" not in capsys.readouterr().out
+    # a fresh checkout (no output folder, no models) with the ledger: the
+    # records come back, only the LM's files are made again, the same report
+    elsewhere = tmp_path / "elsewhere"
+    again = protocol_run.run(protocol, elsewhere, "cmd", jobs=2, ledger_dir=ledger)
+    printed = capsys.readouterr().out
+    assert [line.split()[1] for line in printed.splitlines() if line.startswith("[start]")] == ["lm"]
+    assert "[lm] trained again" not in printed  # the same weights
+    assert json.loads(again["json"].read_text())["runs"] == json.loads(
+        paths["json"].read_text().replace(str(out), str(elsewhere.resolve())))["runs"]
     # a changed protocol does not continue on choices fixed under the old one
     changed = write_protocol(tmp_path / "protocol.yaml", split, seeds=[1, 2, 3])
     with pytest.raises(SystemExit, match="was fixed under protocol"):
