@@ -139,9 +139,13 @@ def test_tuning_on_two_seeds_picks_by_the_mean_dev_cer(split, tmp_path):
         assert choices["trial_dev_cer"][f"bljust_t{t}"] == pytest.approx(mean)
     best = min(("bljust_t0", "bljust_t1"), key=lambda n: (choices["trial_dev_cer"][n], n))
     assert choices["chosen"]["bljust"]["name"] == best
-    # the checkpoint rule read the chosen trial's runs of both seeds
-    assert sorted(p.name for p in (out / "tune").glob("*.dev_rules.json")) == [
-        f"{best}_seed1.dev_rules.json", f"{best}_seed2.dev_rules.json"]
+    # every run decoded on dev with every rule; the rule read the chosen trial's runs of both seeds
+    decoded = {p.name[: -len(".dev_rules.json")]: json.loads(p.read_text())["value"]
+               for p in (out / "tune").glob("*.dev_rules.json")}  # fmt: skip
+    assert set(decoded) == set(runs)
+    for rule, wer in choices["rule_dev_wer"].items():
+        assert wer == pytest.approx((decoded[f"{best}_seed1"][rule]["wer"]
+                                     + decoded[f"{best}_seed2"][rule]["wer"]) / 2)  # fmt: skip
 
 
 def test_same_seed_same_initial_weights_and_data_order(split, tmp_path):
