@@ -40,6 +40,18 @@ def test_an_unknown_option_is_named():
     assert out.returncode == 1 and "unknown option --gpus" in out.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--amp_dtype", "bfloat8"], "--amp_dtype bfloat8: auto or float16"),
+    (["--cpu", "--amp_dtype", "float16"], "--amp_dtype float16 needs the GPU"),
+])  # fmt: skip
+def test_a_bad_amp_dtype_is_named_before_anything_runs(tmp_path, args, message):
+    work = tmp_path / "work"
+    out = subprocess.run(["bash", str(REPO / "bench" / "gpu_check.sh"), "--work_dir", str(work),
+                          *args], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 1 and message in out.stderr and len(out.stderr.splitlines()) == 1
+    assert not work.exists()
+
+
 def test_cpu_mode_runs_every_step_and_prints_the_ratios(tmp_path):
     """--cpu: the same training, decoding and scoring steps without CUDA (the
     script's plumbing, which a GPU-less CI cannot reach otherwise)."""
