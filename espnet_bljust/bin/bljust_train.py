@@ -16,12 +16,13 @@ from espnet_bljust.tasks.settings_checks import SettingsError
 from espnet_bljust.tasks.unsup_loss_build import UnsupLossConfError
 from espnet_bljust.train.checkpoints import CheckpointError
 from espnet_bljust.train.resume_check import ResumeMismatchError
-from espnet_bljust.train.step_guard import NonFiniteValidationError
+from espnet_bljust.train.step_guard import NonFiniteTrainingError, NonFiniteValidationError
 
 # Errors whose message is written for the user: shown as they are.
 USER_ERRORS = (
     CheckpointError,
     DataCheckError,
+    NonFiniteTrainingError,
     NonFiniteValidationError,
     NotUTF8Error,
     ResumeMismatchError,

@@ -29,7 +29,7 @@ from espnet_bljust.train.checkpoints import (
 )
 from espnet_bljust.train.diagnostics import check_replicas_in_sync
 from espnet_bljust.train.rank_stats import average_across_ranks
-from espnet_bljust.train.step_guard import FiniteLossWatcher
+from espnet_bljust.train.step_guard import FiniteLossWatcher, NonFiniteTrainingError
 from espnet_bljust.train.step_runner import LOWER, UPPER, StepRunner, unwrap
 
 
@@ -194,7 +194,8 @@ class BLJUSTTrainer(Trainer):
         options: BLJUSTTrainerOptions,
         distributed_option,
     ) -> bool:
-        """Run one epoch; returns True when no step of it was valid."""
+        """Run one epoch; returns False (espnet2's "no step was valid"), or
+        raises when no step of it was valid."""
         core = unwrap(model)
         state = core.bilevel_state
         plan = build_phase_plan(options)
@@ -245,7 +246,14 @@ class BLJUSTTrainer(Trainer):
         fingerprint = check_replicas_in_sync(core, f"epoch {iterator.epoch}")
         if fingerprint is not None:
             logging.info(f"epoch {iterator.epoch}: replicas in sync ({fingerprint:.6f})")
-        return not any_valid
+        if not any_valid:
+            # espnet2 would end the run here with exit status 0, as if it had finished
+            raise NonFiniteTrainingError(
+                f"epoch {iterator.epoch}: every step of its {num_ticks} ticks was skipped "
+                "(non-finite loss, gradient or update; see the warnings above); stopping "
+                "before this epoch is saved. Check the data, the learning rates and --use_amp."
+            )
+        return False
 
     @classmethod
     def _one_tick(

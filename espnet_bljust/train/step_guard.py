@@ -131,6 +131,11 @@ class NonFiniteValidationError(RuntimeError):
     """The validation loss of an epoch is NaN or Inf."""
 
 
+class NonFiniteTrainingError(RuntimeError):
+    """Training steps keep failing: ``--max_nonfinite_steps`` skipped in a
+    row, or an epoch in which every step was skipped."""
+
+
 class FiniteLossWatcher:
     """Notes a non-finite ``loss`` registered into espnet2's SubReporter.
 

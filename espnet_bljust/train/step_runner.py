@@ -18,7 +18,7 @@ from espnet2.torch_utils.device_funcs import to_device
 from espnet_bljust.train.diagnostics import gradient_cosine
 from espnet_bljust.train.heap import trim_heap
 from espnet_bljust.train.split_backward import backward_in_parts, upper_loss_parts
-from espnet_bljust.train.step_guard import StepGuard
+from espnet_bljust.train.step_guard import NonFiniteTrainingError, StepGuard
 
 UPPER, LOWER = 0, 1  # positions of the two optimizers in espnet2's lists
 
@@ -164,7 +164,7 @@ class StepRunner:
                 f"step skipped ({self.state['nonfinite_streak']} in a row)"
             )
             if self.state["nonfinite_streak"] >= self.options.max_nonfinite_steps:
-                raise RuntimeError(
+                raise NonFiniteTrainingError(
                     f"{self.state['nonfinite_streak']} consecutive steps had a "
                     "non-finite loss or gradient (--max_nonfinite_steps "
                     f"{self.options.max_nonfinite_steps}); stopping. Check the data "

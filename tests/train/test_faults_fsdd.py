@@ -99,6 +99,24 @@ def test_nan_in_a_validation_clip_stops_the_run_naming_the_epoch(data, tmp_path)
     assert not (exp / "checkpoint.pth").exists() and not (exp / "1epoch.pth").exists()
 
 
+def test_an_epoch_whose_every_step_is_skipped_stops_the_run(data, tmp_path):
+    """NaN in every training clip: every step of the first epoch is skipped.
+    espnet2 alone would end such a run after the epoch with exit status 0."""
+    for stream in ("train_labeled", "train_unlabeled"):
+        scp = data / stream / "wav.scp"
+        for line in range(len(scp.read_text().splitlines())):
+            poison(scp, line)
+    exp = tmp_path / "exp"
+    rc, log = train(data, exp, "--max_epoch", "2")
+    assert rc == 1, log[-3000:]
+    assert error_lines(log) == [
+        f"{ERROR}epoch 1: every step of its 2 ticks was skipped (non-finite loss, gradient or "
+        "update; see the warnings above); stopping before this epoch is saved. Check the data, "
+        "the learning rates and --use_amp."
+    ]
+    assert not (exp / "1epoch.pth").exists()
+
+
 @pytest.fixture(scope="module")
 def saved_run(fsdd_small, tmp_path_factory):
     """A 2-epoch run with its checkpoints (copied by each test)."""
