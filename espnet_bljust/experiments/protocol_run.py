@@ -181,7 +181,7 @@ def final_runs(protocol: Protocol, data: Path, out: Path, choices: dict, jobs: i
         made = run_jobs([lm_job(protocol, data, out)], jobs, threads, ledger)
         _ok(made, ["lm"], "the LM")
         sha1 = made["lm"]["value"].get("model_sha1")
-        if sha1 != lm.get("model_sha1"):
+        if lm.get("model_sha1") is not None and sha1 != lm["model_sha1"]:
             print(f"[lm] trained again: its weights differ from those the choices were fixed "
                   f"with (sha1 {lm.get('model_sha1')} -> {sha1})", flush=True)  # fmt: skip
     runs, chains = [], {}

@@ -210,7 +210,7 @@ def _to_run(chain: List[dict], records: Dict[str, dict]) -> List[dict]:
         first = 0
     records.update((j["name"], s) for j, s in zip(chain[:first], saved[:first]))
     rest = [dict(j) for j in chain[first:]]
-    if rest and rest[0]["kwargs"].get("resume") and (saved[first] or done[first]):
+    if rest and rest[0]["kwargs"].get("resume") and saved[first]:
         rest[0]["kwargs"] = dict(rest[0]["kwargs"], resume=False)
     return rest
 
@@ -222,8 +222,8 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1, ledger=None) -> Dic
     path), key (what the result depends on)}, optionally ``after`` (the name
     of the job it follows: it starts once that one finished ok, before any
     other job starts), ``outputs`` and ``products`` (see :func:`_to_run`)
-    and ``gpu``. A job
-    whose saved result is ok and has the same key is reused, never run again;
+    and ``gpu``. A job whose saved result is ok and has the same key is
+    reused, never run again;
     a failed one is run again by the next call (see :func:`_to_run`). Every
     record saved ok is copied into ``ledger`` (a
     :class:`~espnet_bljust.experiments.ledger.Ledger`). Stopped (Ctrl-C,

@@ -101,8 +101,8 @@ def train_text_lm(
     ``out_dir/lm_train.json`` records the options and the content hashes of
     the config, transcripts, token list (and bpe model); a finished LM with
     the same record is reused, any other content of ``out_dir`` is trained
-    over. ``extra``: more ``espnet2.bin.lm_train``
-    options (they override the config).
+    over. ``extra``: more ``espnet2.bin.lm_train`` options (they override the
+    config).
     """
     from espnet2.tasks.lm import LMTask
 
