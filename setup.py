@@ -36,7 +36,7 @@ setup(
         "tensorboard",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "pytest-xdist"]},
     entry_points={
         "console_scripts": [
             "bljust_train=espnet_bljust.bin.bljust_train:main",

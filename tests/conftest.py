@@ -1,6 +1,13 @@
 """Shared fixtures: real speech from ../shared/data and tiny espnet2 models."""
 
 import os
+
+# One thread per test process and per process it starts (espnet2 runs, decoding):
+# `make test` runs one test per core (pytest-xdist), and OpenMP threads that wait
+# for a busy core slow the tiny models here by up to 35x (measured: one FSDD
+# utterance's encode took 0.93 s with 2 threads beside other work, 0.027 s with 1).
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 import shutil
 import sys
 from pathlib import Path
