@@ -29,9 +29,9 @@ tools:
 		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y espeak-ng sox; } || \
 		echo "could not install espeak-ng/sox: the demo recipe test will be skipped"
 
-# One test process per core, at most 4 (pytest-xdist; each holds espnet2 and
-# torch, ~1 GB); a test file stays in one process, so the recipe files build
-# their corpus and models once.
+# One test process per core, at most 4 (pytest-xdist; each imports espnet2 and
+# torch); a test file stays in one process, so the recipe files build their
+# corpus and models once.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 test: install tools
 	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile tests

@@ -1,16 +1,17 @@
 """Shared fixtures: real speech from ../shared/data and tiny espnet2 models."""
 
 import os
-
-# One thread per test process and per process it starts (espnet2 runs, decoding):
-# `make test` runs one test per core (pytest-xdist), and OpenMP threads that wait
-# for a busy core slow the tiny models here by up to 35x (measured: one FSDD
-# utterance's encode took 0.93 s with 2 threads beside other work, 0.027 s with 1).
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
 import shutil
 import sys
 from pathlib import Path
+
+# One thread per test process and per process it starts (espnet2 runs, decoding),
+# set before torch is imported: `make test` runs one test file per core
+# (pytest-xdist), and OpenMP threads that wait for a busy core slow the tiny
+# models here by up to 35x (measured: one FSDD utterance's encode took 0.93 s
+# with 2 threads beside other work, 0.027 s with 1).
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import pytest
 
@@ -23,9 +24,9 @@ SHARED_DATA = Path(
 TINY_CONFIG = config_path("train_bljust_conformer_tiny.yaml")
 
 
-# The files that take minutes, longest first. `make test` hands whole files to its
-# worker processes in collection order: these go first so that no worker starts
-# one of them when the others are nearly done (measured in one run of the suite).
+# The files that take minutes (from one run's --durations). `make test` hands whole
+# files to its worker processes in collection order: these go first so that no
+# worker starts one of them when the others are nearly done.
 SLOW_FILES = (
     "egs2/test_fsdd_recipe.py", "experiments/test_protocol_run.py",
     "bench/test_gpu_check.py", "egs2/test_demo_recipe.py",
@@ -36,7 +37,7 @@ SLOW_FILES = (
 
 def pytest_collection_modifyitems(items):
     def rank(item):
-        path = Path(str(item.fspath)).relative_to(REPO / "tests").as_posix()
+        path = item.path.relative_to(REPO / "tests").as_posix()
         return SLOW_FILES.index(path) if path in SLOW_FILES else len(SLOW_FILES)
 
     items.sort(key=rank)  # stable: the rest keep pytest's order
