@@ -34,7 +34,7 @@ tools:
 # corpus and models once.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 test: install tools
-	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
+	$(PY) -m pytest -q -rs -n $(TEST_JOBS) --dist loadfile tests
 
 # The main job: the demo recipe end to end on a corpus it synthesizes itself.
 demo: install tools

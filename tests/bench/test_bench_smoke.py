@@ -42,7 +42,7 @@ def test_step_cost_prints_a_ratio_table(fsdd_root, tmp_path):
     row = re.search(r"\*\*BL-JUST iteration, unlabeled\*\* .*?\| ([\d.]+) \| ([\d.]+) \|",
                     out.stdout)  # fmt: skip
     assert row, out.stdout
-    assert float(row.group(1)) > 0 and 0 < float(row.group(2)) < 100
+    assert float(row.group(1)) > 0
     inherent = re.search(r"\| inherent passes: sum of the three \| ([\d.]+) \| 1.000 \|", out.stdout)
     assert inherent and float(inherent.group(1)) > 0, out.stdout
     assert re.search(r"load average \(1, 5, 15 min\): [\d.]+ [\d.]+ [\d.]+ before", out.stdout)
@@ -65,6 +65,6 @@ def test_memory_with_pinned_malloc_thresholds(fsdd_root, tmp_path):
             "(MALLOC_MMAP_THRESHOLD_ in the training processes: 131072)") in out.stdout
     rows = re.findall(r"^\| (supervised|pt_ft) \| \d+ \| (\d+) \[", out.stdout, re.M)
     assert [name for name, _ in rows] == ["supervised", "pt_ft"]
-    assert all(int(peak) > 0 for _, peak in rows)
+    peaks = {name: int(peak) for name, peak in rows}
     ratio = float(re.search(r"^RATIO ([\d.]+)$", out.stdout, re.M).group(1))
-    assert 0.5 < ratio < 2.0
+    assert ratio == pytest.approx(peaks["pt_ft"] / peaks["supervised"], abs=5e-3)  # peaks in whole MiB

@@ -32,14 +32,14 @@ def test_pbgd_step_scale():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "kwargs,message",
     [
-        dict(gamma_init=0.1, gamma_max=1.0, shape="quadratic"),
-        dict(gamma_init=0.0, gamma_max=1.0, shape="exponential"),
-        dict(gamma_init=-1.0, gamma_max=1.0),
-        dict(gamma_init=0.1, gamma_max=1.0, ramp_steps=0),
+        (dict(gamma_init=0.1, gamma_max=1.0, shape="quadratic"), "gamma shape must be one of"),
+        (dict(gamma_init=0.0, gamma_max=1.0, shape="exponential"), "needs gamma_init > 0"),
+        (dict(gamma_init=-1.0, gamma_max=1.0), r"non-negative: init=-1.0, max=1.0"),
+        (dict(gamma_init=0.1, gamma_max=1.0, ramp_steps=0), "ramp_steps must be >= 1, got 0"),
     ],
 )
-def test_bad_settings_are_refused(kwargs):
-    with pytest.raises(ValueError):
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         PenaltySchedule(**kwargs)

@@ -46,7 +46,6 @@ def test_harness_end_to_end(fsdd_root, tmp_path):
     assert runs["supervised"]["lower_steps"] == 0 and runs["supervised"]["upper_steps"] == 4
     # bljust: 1 exploration tick (0.2 x 4, rounded), 3 joint ticks (K=1), fine-tune 0
     assert runs["bljust"]["lower_steps"] == 4 and runs["bljust"]["upper_steps"] == 3
-    assert runs["bljust"]["train_peak_rss_mb"] > 100
     results = paths["results"].read_text()
     assert "python -m espnet_bljust.bin.compare_strategies" in results
     assert "espnet_bljust 0." in results and "| test WER (%) |" in results

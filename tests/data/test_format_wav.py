@@ -33,8 +33,9 @@ def _write(path, lines):
 
 def test_parse_fs():
     assert parse_fs("16k") == 16000 and parse_fs("8000") == 8000 and parse_fs("22.05k") == 22050
-    with pytest.raises(ValueError):
-        parse_fs("0")
+    for bad in ("0", "-8k", "22.0505k"):
+        with pytest.raises(ValueError, match=f"not a sampling rate: '{bad}'"):
+            parse_fs(bad)
 
 
 @pytest.mark.parametrize("rate,fs", [(8000, 16000), (44100, 16000), (16000, 8000), (22050, 16000)])

@@ -3,6 +3,9 @@
 import functools
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -10,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import SHARED_DATA
+from conftest import REPO, SHARED_DATA
 from espnet_bljust.data.audio_checks import probe_audio, wav_data_shortfall
 from espnet_bljust.data.list_checks import (
     DataCheckError,
@@ -146,14 +149,44 @@ def test_directory_instead_of_a_file(data):
     ]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file(data):
-    path = audio_of(data, "spk1_001")
-    path.chmod(0)
-    assert lines(validate_data_dir(data)) == [
-        f"{data}/wav.scp:1: utterance 'spk1_001': audio file not readable "
-        f"(permission denied): {path}"
-    ]
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_unreadable_file(tmp_path):
+    """Root reads files whatever their mode: as root, the check runs as user nobody."""
+    as_root = os.geteuid() == 0
+    if as_root:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root and util-linux's setpriv is missing to drop to nobody")
+        # a folder user nobody can enter (pytest's tmp_path is root's alone)
+        tmp_path = Path(tempfile.mkdtemp(prefix="unreadable-", dir="/tmp"))
+        tmp_path.chmod(0o755)
+    try:
+        data = make_dir(tmp_path)
+        for folder in (tmp_path / "audio", tmp_path / "audio" / "train"):
+            folder.chmod(0o755)
+        path = audio_of(data, "spk1_001")
+        path.chmod(0)
+        expected = (f"{data}/wav.scp:1: utterance 'spk1_001': audio file not readable "
+                    f"(permission denied): {path}")  # fmt: skip
+        if not as_root:
+            assert lines(validate_data_dir(data)) == [expected]
+            return
+        check = (f"from espnet_bljust.data.list_checks import validate_data_dir\n"
+                 f"for p in validate_data_dir({str(data)!r}).problems: print(p)")  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+        ready = subprocess.run([*NOBODY, sys.executable, "-c", check.split("\n")[0]], cwd="/tmp",
+                               env=env, capture_output=True, text=True)  # fmt: skip
+        if ready.returncode != 0:
+            reason = (ready.stderr.strip().splitlines() or ["?"])[-1]
+            pytest.skip(f"user nobody cannot run this Python and package here: {reason}")
+        done = subprocess.run([*NOBODY, sys.executable, "-c", check], cwd="/tmp", env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.splitlines() == [expected]
+    finally:
+        if as_root:
+            shutil.rmtree(tmp_path)
 
 
 def test_garbage_bytes(data):

@@ -156,6 +156,7 @@ def test_config_builds_and_each_level_steps(group, assets):
     assert torch.isfinite(loss) and "loss_ctc" in stats
     assert (stats.get("loss_att") is not None) == attention
     loss.backward()
+    assert len(grads_of(model, shared)) == len(shared)
     assert all(torch.isfinite(g).all() for g in grads_of(model, shared))
 
     # Unsupervised level g (a lower / exploration step).
@@ -173,6 +174,7 @@ def test_config_builds_and_each_level_steps(group, assets):
     (f, g), _, _ = model(**batch, objective="joint", unsup_source="unlabeled", **unlabeled)
     assert torch.isfinite(f) and torch.isfinite(g)
     (f + 0.5 * g).backward()
+    assert len(grads_of(model, shared)) == len(shared)
     assert all(torch.isfinite(gr).all() for gr in grads_of(model, shared))
 
 

@@ -1,6 +1,7 @@
 """Checkpoints a run decodes, and decoding itself."""
 
 import pytest
+import soundfile
 
 from espnet_bljust.experiments.argv import DEFAULT_CONFIG, REPO
 
@@ -64,4 +65,7 @@ def test_encode_once_sharded_decoding_equals_one_by_one(tiny_run, tmp_path):
         assert len(slow) == 20 and fast["hyps"][f"{w:g}"] == slow, w
     texts = [h for hyps in fast["hyps"].values() for h in hyps.values()]
     assert sum(bool(t) for t in texts) > len(texts) // 2  # the model writes something
-    assert fast["audio_s"] > 5
+    # both shards' audio, every test utterance once
+    durations = [soundfile.info(line.split(maxsplit=1)[1]).duration
+                 for line in (data / "test" / "wav.scp").read_text().splitlines()]  # fmt: skip
+    assert len(durations) == 20 and fast["audio_s"] == pytest.approx(sum(durations))

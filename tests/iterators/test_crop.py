@@ -81,7 +81,7 @@ def test_option_values():
     assert max_length_option(16000) == 16000
     assert max_length_option("16000") == 16000  # the command line's, as a YAML config's
     for bad in ("-5", "0", "1.5s"):
-        with pytest.raises(argparse.ArgumentTypeError):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected 'auto', 'none' or a positive"):
             max_length_option(bad)
 
 

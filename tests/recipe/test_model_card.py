@@ -1,5 +1,6 @@
 """model_card: the card template filled in from config, data dirs and RESULTS.md; offline push."""
 
+import huggingface_hub.constants
 import pytest
 import yaml
 
@@ -82,8 +83,11 @@ def test_push_without_token_or_offline_is_one_clear_error(tmp_path, monkeypatch,
     assert e.value.code == OFFLINE_EXIT == 3
     assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    huggingface_hub = pytest.importorskip("huggingface_hub")
-    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)  # no stored token
+    # no token: none in the environment, an empty Hugging Face home (the token
+    # file's path is read from huggingface_hub's constants at each lookup)
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
     with pytest.raises(SystemExit) as e:
         main(["push", "--folder", str(tmp_path), "--hf_repo", "me/x"])
     assert e.value.code == 1

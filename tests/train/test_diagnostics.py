@@ -54,7 +54,10 @@ def test_cosine_with_held_gradient_keeps_no_incoming_gradient():
     (w2 * (2 * w1).sin()).sum().backward()  # w2's gradient arrives before w1's
     first.remove(), then.remove()
     assert alive == [False]
-    assert measure.finish() is not None
+    # held: ones (from the first backward); incoming: d/dw2 = sin(2 w1), d/dw1 = 2 w2 cos(2 w1)
+    incoming = torch.cat([(2 * w1).sin(), 2 * w2 * (2 * w1).cos()]).detach()
+    expected = torch.nn.functional.cosine_similarity(torch.ones(2000), incoming, dim=0)
+    assert measure.finish() == pytest.approx(float(expected), abs=1e-6)
 
 
 def test_cosine_with_held_gradient_is_none_without_a_value():

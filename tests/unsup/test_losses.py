@@ -28,7 +28,7 @@ def batch(b=3, t_enc=25):
 
 def test_registry_has_every_family():
     assert set(unsup_loss_choices.choices()) >= {"contrastive", "best_rq", "kmeans"}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="--unsup_loss must be one of"):
         unsup_loss_choices.get_class("no_such_loss")
 
 
