@@ -163,8 +163,10 @@ def test_unreadable_file(tmp_path):
         tmp_path.chmod(0o755)
     try:
         data = make_dir(tmp_path)
-        for folder in (tmp_path / "audio", tmp_path / "audio" / "train"):
-            folder.chmod(0o755)
+        for folder, _, files in os.walk(tmp_path):  # readable by nobody whatever the umask
+            Path(folder).chmod(0o755)
+            for name in files:
+                (Path(folder) / name).chmod(0o644)
         path = audio_of(data, "spk1_001")
         path.chmod(0)
         expected = (f"{data}/wav.scp:1: utterance 'spk1_001': audio file not readable "

@@ -17,6 +17,7 @@ import soundfile
 import yaml
 
 from conftest import REPO, copy_recipe
+from espnet_bljust.bin.score import read_text
 
 TINY_TRAIN = (
     "--max_epoch 1 --num_iters_per_epoch 3 --exploration_len 0 --finetune_len 0 "
@@ -199,9 +200,8 @@ def test_packed_zip_loads_and_transcribes(full_run, tmp_path):
     text, tokens, *_ = speech2text(speech)[0]
     assert rate == 16000
     # the zip decodes as stage 12 did with conf/decode_ctc_greedy.yaml (the same options)
-    recog = dict(line.partition(" ")[::2] for line in
-                 lines(recipe / "exp" / f"asr_{TAG}" / f"{GREEDY}_{MODEL}" / "test" / "1best_recog" / "text"))  # fmt: skip
-    assert text == recog[uid].strip()
+    recog = read_text(recipe / "exp" / f"asr_{TAG}" / f"{GREEDY}_{MODEL}" / "test" / "1best_recog" / "text")
+    assert text == recog[uid]
     assert "".join(tokens).replace("<space>", " ") == text
 
 

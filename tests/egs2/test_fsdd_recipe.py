@@ -15,6 +15,7 @@ import soundfile
 import yaml
 
 from conftest import copy_recipe, shared_dataset
+from espnet_bljust.bin.score import read_text
 
 TINY_TRAIN = (
     "--max_epoch 2 --num_iters_per_epoch 3 --exploration_len 1 --finetune_len 0 "
@@ -108,9 +109,8 @@ def test_packed_zip_loads_with_from_pretrained(full_run):
         # loaded from the zip; espnet's beam search drops a scorer of weight 0
         assert ("lm" in speech2text.beam_search.full_scorers) == (options["lm_weight"] > 0)
         text, tokens, *_ = speech2text(speech)[0]
-        recog = dict(line.partition(" ")[::2] for line in (
-            exp / f"{decode}_{MODEL}" / "test" / "1best_recog" / "text").read_text().splitlines())
-        assert text == recog[uid].strip(), decode
+        recog = read_text(exp / f"{decode}_{MODEL}" / "test" / "1best_recog" / "text")
+        assert text == recog[uid], decode
         assert "".join(tokens).replace("<space>", " ") == text
 
 

@@ -13,6 +13,7 @@ from espnet2.train.reporter import Reporter
 from conftest import train_args
 from espnet_bljust.bilevel.penalty_schedule import PenaltySchedule
 from espnet_bljust.bin import bljust_train
+from espnet_bljust.bin.score import read_text
 
 COMMON = [
     "--max_epoch", "2",
@@ -58,12 +59,15 @@ def decode(exp: Path, data: Path, out: Path) -> dict:
         "--output_dir", str(out),
         *options,
     ])  # fmt: skip
-    hyps = {}
-    for line in (out / "1best_recog" / "text").read_text().splitlines():
-        uid, *words = line.split(maxsplit=1)
-        hyps[uid] = words[0] if words else ""
+    hyps = read_text(out / "1best_recog" / "text")
     assert len(hyps) == NUM_DECODED
     return hyps
+
+
+def speech2text(exp: Path) -> Speech2Text:
+    """The run's latest weights in espnet2's Speech2Text, with DECODE_OPTIONS."""
+    return Speech2Text(asr_train_config=str(exp / "config.yaml"),
+                       asr_model_file=str(exp / "latest.pth"), device="cpu", **DECODE_OPTIONS)  # fmt: skip
 
 
 def transcribe(s2t: Speech2Text, data: Path, count: int) -> dict:
@@ -111,8 +115,7 @@ def test_strategy_trains_and_decodes(strategy, fsdd_small, tmp_path):
 
     # espnet2's asr_inference and its Speech2Text read the trained model alike
     hyps = decode(exp, fsdd_small, tmp_path / "decode")
-    s2t = Speech2Text(asr_train_config=str(exp / "config.yaml"),
-                      asr_model_file=str(exp / "latest.pth"), device="cpu", **DECODE_OPTIONS)  # fmt: skip
+    s2t = speech2text(exp)
     texts = transcribe(s2t, fsdd_small, 3)
     assert texts == {uid: hyps[uid] for uid in texts}
 
@@ -127,8 +130,7 @@ def test_speech2text_loads_the_trained_weights(fsdd_small, tmp_path):
     states = final_state(exp)
     assert "scaler" in states and int(states["model"]["bilevel_state.skipped_steps"]) == 0
     assert int(states["model"]["bilevel_state.upper_steps"]) == 4
-    s2t = Speech2Text(asr_train_config=str(exp / "config.yaml"),
-                      asr_model_file=str(exp / "latest.pth"), device="cpu", **DECODE_OPTIONS)  # fmt: skip
+    s2t = speech2text(exp)
     trained = torch.load(exp / "latest.pth", map_location="cpu")
     for name, value in s2t.asr_model.state_dict().items():
         torch.testing.assert_close(value, trained[name], msg=name)
