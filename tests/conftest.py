@@ -72,6 +72,20 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
+def speech_batch(paths) -> tuple:
+    """Real recordings read with soundfile as one zero-padded batch.
+
+    Returns:
+        speech (B, T) float32, speech_lengths (B,) int64
+    """
+    import soundfile
+    import torch
+
+    waves = [torch.from_numpy(soundfile.read(p, dtype="float32")[0]) for p in paths]
+    speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
+    return speech, torch.tensor([len(w) for w in waves])
+
+
 @pytest.fixture(scope="session")
 def fsdd_root() -> Path:
     return shared_dataset("fsdd")

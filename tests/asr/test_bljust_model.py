@@ -11,7 +11,7 @@ from espnet2.tasks.asr import ASRTask
 from espnet_bljust.asr.bljust_model import BLJUSTModel
 from espnet_bljust.tasks.bljust import BLJUSTTask
 
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, speech_batch
 
 TOKENS = ["<blank>", "<unk>", "<space>", "E", "I", "N", "O", "R", "T", "W", "Z", "<sos/eos>"]
 
@@ -32,17 +32,20 @@ def tiny_args(tmp_path, *extra):
     return BLJUSTTask.get_parser().parse_args(cmd)
 
 
-def tiny_batch(seed=0):
-    """Two utterances of a 16 kHz waveform (a chirp plus noise) with text."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.arange(16000) / 16000.0
-    wave = torch.sin(2 * torch.pi * (200 + 600 * t) * t) + 0.1 * torch.randn(16000, generator=g)
-    speech = torch.stack([wave, wave.roll(3000)])
+@pytest.fixture
+def batch(fsdd_root):
+    """Two real FSDD recordings (16 kHz) with their transcripts: ZERO, ONE."""
+    speech, lengths = speech_batch(
+        [fsdd_root / "recordings_16k" / f"{name}.flac" for name in ("0_jackson_0", "1_lucas_3")]
+    )
+    ids = [[TOKENS.index(c) for c in word] for word in ("ZERO", "ONE")]
     return dict(
         speech=speech,
-        speech_lengths=torch.tensor([16000, 12000]),
-        text=torch.tensor([[10, 3, 7, 8], [8, 9, 8, -1]]),
-        text_lengths=torch.tensor([4, 3]),
+        speech_lengths=lengths,
+        text=torch.nn.utils.rnn.pad_sequence(
+            [torch.tensor(i) for i in ids], batch_first=True, padding_value=-1
+        ),
+        text_lengths=torch.tensor([len(i) for i in ids]),
     )
 
 
@@ -81,9 +84,8 @@ def test_optimizer_groups(model):
     assert args.scheduler2 == args.lower_scheduler
 
 
-def test_levels_return_espnet_shaped_outputs(model):
+def test_levels_return_espnet_shaped_outputs(model, batch):
     model, _ = model
-    batch = tiny_batch()
     loss, stats, weight = model(**batch)
     assert torch.isfinite(loss) and "loss_ctc" in stats and int(weight) == 2
     loss_g, stats_g, _ = model(batch["speech"], batch["speech_lengths"], objective="unsupervised")
@@ -105,13 +107,13 @@ def _grads(loss, params):
     return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params, retain_graph=True)])
 
 
-def test_penalty_gradient_really_reaches_the_shared_encoder(model):
+def test_penalty_gradient_really_reaches_the_shared_encoder(model, batch):
     """g's gradient on theta is non-zero, so f + gamma*g moves theta differently
     from f alone; adding g as a detached number (the public script's bug)
     would leave the update exactly that of f."""
     model, _ = model
     theta = [p for p in model.parameter_groups()["shared"] if p.requires_grad]
-    (f, g), _, _ = model(**tiny_batch(), objective="joint")
+    (f, g), _, _ = model(**batch, objective="joint")
     grad_f = _grads(f, theta)
     grad_g = _grads(g, theta)
     assert grad_g.norm() > 0
@@ -123,18 +125,17 @@ def test_penalty_gradient_really_reaches_the_shared_encoder(model):
     torch.testing.assert_close(grad_detached, grad_f)
 
 
-def test_shared_pass_masks_the_encoder_input(model):
+def test_shared_pass_masks_the_encoder_input(model, batch):
     """In eval mode (no dropout/specaug) the labeled_shared pass differs from
     the clean supervised pass only by the mask."""
     model, _ = model
     model.eval()
-    batch = tiny_batch()
     f_clean, _, _ = model(**{k: v.clone() for k, v in batch.items()})
     (f_masked, _), _, _ = model(**{k: v.clone() for k, v in batch.items()}, objective="joint")
     assert not torch.isclose(f_clean, f_masked)
 
 
-def test_state_dict_loads_into_plain_espnet_model(model, tmp_path):
+def test_state_dict_loads_into_plain_espnet_model(model, batch):
     """What asr_inference builds from our config.yaml takes every weight it needs."""
     model, args = model
     plain = ASRTask.build_model(args)
@@ -144,18 +145,16 @@ def test_state_dict_loads_into_plain_espnet_model(model, tmp_path):
     assert all(k.startswith(("unsup_loss.", "bilevel_state.")) for k in result.unexpected_keys)
     model.eval()
     plain.eval()
-    batch = tiny_batch()
     with torch.no_grad():
         a, _ = model.encode(batch["speech"], batch["speech_lengths"])
         b, _ = plain.encode(batch["speech"], batch["speech_lengths"])
     torch.testing.assert_close(a, b)
 
 
-def test_validation_reports_ctc_greedy_wer(model):
+def test_validation_reports_ctc_greedy_wer(model, batch):
     """In eval, the supervised forward adds wer_ctc (espnet2 gives CTC-only
     models cer_ctc alone); it scores the final encoder layer's argmax path."""
     model, _ = model
-    batch = tiny_batch()
     model.train()
     assert "wer_ctc" not in model(**batch)[1]
     model.eval()
@@ -178,13 +177,12 @@ def test_validation_reports_ctc_greedy_wer(model):
     assert stats["wer_ctc"].shape == stats["loss_ctc"].shape == weight.shape
 
 
-def test_masked_pass_runs_the_frontend_outside_float16_autocast(model):
+def test_masked_pass_runs_the_frontend_outside_float16_autocast(model, batch):
     """Under float16 autocast (AMP on a GPU without bfloat16) the masked pass
     computes its features in float32, as ESPnetASRModel.encode does. Input whose
     mel energies float16 cannot hold (a clip far above full scale) makes the
     float16 frontend's output non-finite; the masked pass's stays finite."""
     model, _ = model
-    batch = tiny_batch()
     loud = batch["speech"] * 2000.0
     lengths = batch["speech_lengths"]
     with torch.autocast("cpu", dtype=torch.float16):

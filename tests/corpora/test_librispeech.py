@@ -1,8 +1,8 @@
 """LibriSpeech data prep on a small tree in the corpus's own layout.
 
-The tree holds real LibriSpeech flac (../shared/data/librispeech_samples) where
-that folder is there, and synthesized flac with the same ids otherwise; the
-expected Kaldi lines are the same either way.
+The tree holds the real LibriSpeech flac and trans.txt files of
+../shared/data/librispeech_samples (the tests skip where that folder is absent)
+and, for the parts the samples lack, made-up utterances with synthesized audio.
 """
 
 import os
@@ -79,7 +79,7 @@ def build_tree(root: Path) -> Path:
             real = SAMPLES / "audio" / f"{uid}.flac"
             if real.is_file():
                 shutil.copy(real, d / f"{uid}.flac")
-            else:
+            else:  # a made-up utterance
                 synth_flac(d / f"{uid}.flac", 1.0 + 0.25 * i, seed=i)
         for d, rows in chapters.items():
             spk, chapter = d.parent.name, d.name
@@ -94,6 +94,7 @@ def build_tree(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
+    shared_dataset("librispeech_samples")  # skips with the reason where absent
     return build_tree(tmp_path_factory.mktemp("librispeech") / "downloads")
 
 

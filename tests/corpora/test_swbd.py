@@ -2,7 +2,7 @@
 
 Conversations are 2-channel 8 kHz mu-law sphere files written by sox (side A on
 channel 1, side B on channel 2) from real speech (LibriSpeech samples in
-../shared/data) where present, synthesized otherwise; transcripts in the ms98
+../shared/data; the tests skip where absent); transcripts in the ms98
 layout, Hub5'00 references as an stm.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, shared_dataset
 from espnet_bljust.corpora import swbd as swbd_prep
 from espnet_bljust.data.list_checks import validate_data_dir
 from espnet_bljust.corpora.swbd import (
@@ -73,18 +73,14 @@ STM = [
 ]
 
 
-def side_audio(uid: str, seed: int) -> np.ndarray:
-    flac = SAMPLES / f"{uid}.flac"
-    if flac.is_file():
-        return soundfile.read(str(flac), dtype="float64")[0][: 16000 * 3]
-    rng = np.random.default_rng(seed)
-    t = np.arange(3 * 16000) / 16000
-    return 0.3 * np.sin(2 * np.pi * (200 + 40 * seed) * t) + 0.01 * rng.standard_normal(len(t))
+def side_audio(uid: str) -> np.ndarray:
+    """The first 3 s of a real LibriSpeech sample (16 kHz)."""
+    return soundfile.read(str(SAMPLES / f"{uid}.flac"), dtype="float64")[0][: 16000 * 3]
 
 
-def write_conversation(sph: Path, a: str, b: str, seed: int) -> None:
+def write_conversation(sph: Path, a: str, b: str) -> None:
     """A 2-channel 8 kHz mu-law sphere file (the Switchboard format), A left, B right."""
-    sides = [side_audio(a, seed), side_audio(b, seed + 1)]
+    sides = [side_audio(a), side_audio(b)]
     n = max(len(s) for s in sides)
     stereo = np.stack([np.pad(s, (0, n - len(s))) for s in sides], axis=1)
     sph.parent.mkdir(parents=True, exist_ok=True)
@@ -95,14 +91,14 @@ def write_conversation(sph: Path, a: str, b: str, seed: int) -> None:
 
 
 def build_tree(root: Path) -> Path:
-    for i, (rel, (a, b)) in enumerate(AUDIO.items()):
-        write_conversation(root / "LDC97S62" / f"{rel}.sph", a, b, 2 * i)
+    for rel, (a, b) in AUDIO.items():
+        write_conversation(root / "LDC97S62" / f"{rel}.sph", a, b)
     for rel, rows in MS98.items():
         path = root / "swb_ms98_transcriptions" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    for i, (name, (a, b)) in enumerate(EVAL_AUDIO.items()):
-        write_conversation(root / "LDC2002S09" / "hub5e_00" / "english" / f"{name}.sph", a, b, i)
+    for name, (a, b) in EVAL_AUDIO.items():
+        write_conversation(root / "LDC2002S09" / "hub5e_00" / "english" / f"{name}.sph", a, b)
     ref = root / "LDC2002T43" / "2000_hub5_eng_eval_tr" / "reference"
     ref.mkdir(parents=True)
     (ref / "hub5e00.english.000405.stm").write_text("\n".join(STM) + "\n", encoding="utf-8")
@@ -113,6 +109,7 @@ def build_tree(root: Path) -> Path:
 def ldc(tmp_path_factory) -> Path:
     if shutil.which("sox") is None:
         pytest.skip("sox not installed (make tools): it writes the fixture's sphere files")
+    shared_dataset("librispeech_samples")  # skips with the reason where absent
     return build_tree(tmp_path_factory.mktemp("swbd"))
 
 

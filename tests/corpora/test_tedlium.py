@@ -1,8 +1,8 @@
 """TED-LIUM 2 data prep on a small tree in the corpus's layout (stm + NIST sphere).
 
 The talks' audio is real speech (LibriSpeech samples from ../shared/data,
-joined) where that folder is there, synthesized otherwise; sox writes the
-sphere files and cuts the segments, so the tests skip without sox.
+joined; the tests skip where that folder is absent); sox writes the sphere
+files and cuts the segments, so the tests skip without sox.
 """
 
 import shutil
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, shared_dataset
 from espnet_bljust.corpora import tedlium as tedlium_prep
 from espnet_bljust.data.list_checks import validate_data_dir
 from espnet_bljust.corpora.tedlium import (
@@ -63,27 +63,20 @@ TALKS = {
 }
 
 
-def talk_audio(sample_ids, seed):
-    """Real samples joined (16 kHz), or a synthesized stand-in of about their length."""
-    parts = []
-    for uid in sample_ids:
-        flac = SAMPLES / f"{uid}.flac"
-        if flac.is_file():
-            parts.append(soundfile.read(str(flac), dtype="float64")[0])
-        else:
-            rng = np.random.default_rng(seed)
-            t = np.arange(3 * 16000) / 16000
-            parts.append(0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(len(t)))
-    return np.concatenate(parts)
+def talk_audio(sample_ids):
+    """Real LibriSpeech samples joined (16 kHz)."""
+    return np.concatenate(
+        [soundfile.read(str(SAMPLES / f"{uid}.flac"), dtype="float64")[0] for uid in sample_ids]
+    )
 
 
 def build_tree(root: Path) -> Path:
     base = root / "TEDLIUM_release2"
-    for i, (talk, (name, samples, stm)) in enumerate(TALKS.items()):
+    for talk, (name, samples, stm) in TALKS.items():
         (base / name / "stm").mkdir(parents=True, exist_ok=True)
         (base / name / "sph").mkdir(parents=True, exist_ok=True)
         wav = root / f"{talk}.wav"
-        soundfile.write(str(wav), talk_audio(samples, i), 16000, subtype="PCM_16")
+        soundfile.write(str(wav), talk_audio(samples), 16000, subtype="PCM_16")
         subprocess.run(["sox", str(wav), str(base / name / "sph" / f"{talk}.sph")], check=True)
         wav.unlink()
         (base / name / "stm" / f"{talk}.stm").write_text("\n".join(stm) + "\n", encoding="utf-8")
@@ -94,6 +87,7 @@ def build_tree(root: Path) -> Path:
 def corpus(tmp_path_factory) -> Path:
     if shutil.which("sox") is None:
         pytest.skip("sox not installed (make tools): it writes the fixture's sphere files")
+    shared_dataset("librispeech_samples")  # skips with the reason where absent
     return build_tree(tmp_path_factory.mktemp("tedlium") / "db")
 
 

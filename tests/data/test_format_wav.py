@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import SHARED_DATA
+from conftest import shared_dataset
 from espnet_bljust.data.format_wav import (
     FormatError,
     format_data_dir,
@@ -16,15 +16,9 @@ from espnet_bljust.data.format_wav import (
 )
 
 
-def _source_8k(tmp_path):
-    """An 8 kHz PCM16 clip: a real FSDD recording where present, else a tone."""
-    real = SHARED_DATA / "fsdd" / "recordings" / "0_george_0.wav"
-    if real.exists():
-        return real
-    t = np.arange(4000) / 8000.0
-    path = tmp_path / "tone_8k.wav"
-    soundfile.write(path, 0.5 * np.sin(2 * np.pi * 440 * t), 8000, subtype="PCM_16")
-    return path
+def _source_8k():
+    """An 8 kHz PCM16 clip: a real FSDD recording (skips where FSDD is absent)."""
+    return shared_dataset("fsdd") / "recordings" / "0_george_0.wav"
 
 
 def _write(path, lines):
@@ -60,7 +54,7 @@ def test_pcm16_round_trip_is_exact(tmp_path):
 
 
 def test_resample_8k_to_16k_duration_filter_and_pipe(tmp_path):
-    src_wav = _source_8k(tmp_path)
+    src_wav = _source_8k()
     info = soundfile.info(str(src_wav))
     assert info.samplerate == 8000
     long_wav = tmp_path / "long.wav"  # 3 s, dropped by --max_duration 2

@@ -1,10 +1,11 @@
 """Dry run of every full-scale recipe config (librispeech_100, tedlium2, swbd).
 
 Each train config is parsed by BLJUSTTask exactly as bljust.sh passes it (plus a
-small sentencepiece token list and a global_mvn stats file), its options and
-phase plan are checked, the model is built unchanged (12 x 256 encoders, full
-decoders) and each level takes one forward and backward pass on a tiny CPU batch
-(2 utterances x 1 s): supervised f, unsupervised g, and the joint f + gamma * g.
+small sentencepiece token list and global_mvn stats), its options and phase plan
+are checked, the model is built unchanged (12 x 256 encoders, full decoders) and
+each level takes one forward and backward pass on a CPU batch of two real
+LibriSpeech utterances (2.1 s and 3.0 s) with their transcripts: supervised f,
+unsupervised g, and the joint f + gamma * g.
 Configs whose model sections are identical (the same conformer CTC/attention in
 the three recipes, ...) build the same model: it is built and stepped once per
 group, with every member's parsed model options checked equal. The decode
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sentencepiece
 import torch
 import yaml
+from espnet2.asr.frontend.default import DefaultFrontend
 
-from conftest import REPO
+from conftest import REPO, shared_dataset, speech_batch
 from espnet_bljust.tasks.bljust import BLJUSTTask
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, build_phase_plan
 from espnet_bljust.data.kaldi_lists import bpe_token_list, train_bpe
@@ -48,6 +51,10 @@ def model_groups():
     return list(groups.values())
 
 
+# Two real LibriSpeech utterances (../shared/data/librispeech_samples), 2.1 s and 3.0 s.
+UTTERANCES = ("1089-134691-0000", "61-70968-0002")
+# More text for the sentencepiece model: other samples' transcripts, lower case and
+# conversational words as the TED-LIUM and Switchboard lists have them.
 SENTENCES = [
     "HE HOPED THERE WOULD BE STEW FOR DINNER",
     "STUFF IT INTO YOU HIS BELLY COUNSELLED HIM",
@@ -63,18 +70,39 @@ def conf_id(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    """A sentencepiece model and token list from a few sentences, and feats stats."""
+    """Two real utterances as a batch, a sentencepiece model and token list that
+    cover their transcripts, and global_mvn stats of their fbank features."""
+    samples = shared_dataset("librispeech_samples")
+    wav = dict(line.split(maxsplit=1) for line in (samples / "wav.scp").read_text().splitlines())
+    text = dict(line.split(maxsplit=1) for line in (samples / "text").read_text().splitlines())
+    speech, lengths = speech_batch([samples / wav[u] for u in UTTERANCES])
+
     d = tmp_path_factory.mktemp("fullscale")
-    text = d / "text"
-    text.write_text("".join(f"utt{i} {s}\n" for i, s in enumerate(SENTENCES)))
-    bpemodel = train_bpe(text, d / "bpe.model", nbpe=60, bpemode="unigram")
+    sentences = [text[u] for u in UTTERANCES] + SENTENCES
+    (d / "text").write_text("".join(f"utt{i} {s}\n" for i, s in enumerate(sentences)))
+    bpemodel = train_bpe(d / "text", d / "bpe.model", nbpe=60, bpemode="unigram")
     tokens = bpe_token_list(bpemodel)
     (d / "tokens.txt").write_text("".join(t + "\n" for t in tokens))
+    pieces = sentencepiece.SentencePieceProcessor(model_file=str(bpemodel))
+    ids = [torch.tensor([tokens.index(p) for p in pieces.encode(text[u], out_type=str)])
+           for u in UTTERANCES]  # fmt: skip
+
+    # the configs' frontend (80 mel bins, 25 ms windows, 10 ms hop)
+    frontend = DefaultFrontend(fs=16000, n_fft=512, win_length=400, hop_length=160, n_mels=80)
+    with torch.no_grad():
+        feats, feats_lengths = frontend(speech, lengths)
+    frames = torch.cat([f[:n] for f, n in zip(feats, feats_lengths)]).double()
     stats = d / "feats_stats.npz"
-    rng = np.random.default_rng(0)
-    np.savez(stats, count=np.array(1000), sum=rng.normal(0, 10, 80) * 1000,
-             sum_square=np.full(80, 1000 * 150.0))  # fmt: skip
-    return dict(bpemodel=bpemodel, tokens=d / "tokens.txt", stats=stats, size=len(tokens))
+    np.savez(stats, count=np.array(len(frames)), sum=frames.sum(0).numpy(),
+             sum_square=(frames**2).sum(0).numpy())  # fmt: skip
+    batch = dict(
+        speech=speech,
+        speech_lengths=lengths,
+        text=torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=-1),
+        text_lengths=torch.tensor([len(i) for i in ids]),
+    )
+    return dict(bpemodel=bpemodel, tokens=d / "tokens.txt", stats=stats, size=len(tokens),
+                batch=batch)  # fmt: skip
 
 
 def parse(config: Path, assets) -> object:
@@ -87,18 +115,6 @@ def parse(config: Path, assets) -> object:
         "--normalize", "global_mvn", "--normalize_conf", f"stats_file={assets['stats']}",
         "--output_dir", "unused",
     ])  # fmt: skip
-
-
-def tiny_batch(vocab: int):
-    g = torch.Generator().manual_seed(0)
-    t = torch.arange(16000) / 16000.0
-    wave = torch.sin(2 * torch.pi * (200 + 600 * t) * t) + 0.1 * torch.randn(16000, generator=g)
-    return dict(
-        speech=torch.stack([wave, wave.roll(4000)]),
-        speech_lengths=torch.tensor([16000, 13000]),
-        text=torch.tensor([[5, 9, 12, 7], [8, 11, 3, -1]]).clamp(max=vocab - 2),
-        text_lengths=torch.tensor([4, 3]),
-    )
 
 
 def grads_of(model, params):
@@ -148,7 +164,7 @@ def test_config_builds_and_each_level_steps(group, assets):
     assert {id(p) for g in lower.param_groups for p in g["params"]} < {
         id(p) for g in upper.param_groups for p in g["params"]}
     shared = [p for p in model.parameter_groups()["shared"] if p.requires_grad]
-    batch = tiny_batch(assets["size"])
+    batch = assets["batch"]
     model.train()
 
     # Supervised level f (an upper / fine-tune step).
