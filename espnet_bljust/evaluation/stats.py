@@ -22,7 +22,7 @@ because 5 seeds leave the seed part uncertain. This counts the interaction
 twice, so it errs on the wide side; resampling both factors at once in one
 draw (Owen's pigeonhole bootstrap, Ann. Appl. Stat. 2007) counts it three
 times. Coverage of the 95% interval measured on the tests' model
-(``tests/experiments/test_stats.py::_errors``, ratio 0.8, 5 seeds x 300
+(``tests/evaluation/test_stats.py::_errors``, ratio 0.8, 5 seeds x 300
 utterances, 500 resamples, 400 simulated experiments each): 0.995, 0.985 and
 0.935 when seeds move the ratio by 0, ~14% and ~40% (per-system seed sd 0,
 0.1, 0.3); without the seed part (``resample_seeds=False``, the classic
@@ -333,7 +333,9 @@ def _interval(a, b, totals, i, j, observed, words, level, shape, resample_seeds)
         seed_var = float(np.var(_log_ratio(totals["seeds"][:, i], totals["seeds"][:, j])))
         seed_var *= num_seeds / (num_seeds - 1)
     var = utt_var + seed_var
-    df_terms = (seed_var**2 / (num_seeds - 1) if seed_var else 0.0) + utt_var**2 / (num_utts - 1)
+    df_terms = (seed_var**2 / (num_seeds - 1) if seed_var else 0.0) + (
+        utt_var**2 / (num_utts - 1) if utt_var else 0.0
+    )
     df = var**2 / df_terms if df_terms > 0 else math.inf
     centre, se = float(_log_ratio(observed[i], observed[j])), math.sqrt(var)
     if se > 0:

@@ -8,8 +8,10 @@ written relative to placeholders for the repository and ``out_dir``, so the
 records fit another checkout of the same repository at another path.
 """
 
+import json
+import re
 from pathlib import Path
-from typing import List, Tuple
+from typing import Callable, List, Tuple
 
 from espnet_bljust.experiments.argv import REPO
 
@@ -31,14 +33,22 @@ class Ledger:
         self.pairs: List[Tuple[str, str]] = [(a, b) for a, b in pairs if a not in ("", ".")]
 
     def _ledger_text(self, text: str) -> str:
-        for real, placeholder in self.pairs:
-            text = text.replace(real, placeholder)
-        return text
+        def to_placeholders(value: str) -> str:
+            # whole paths only: not inside a word or a longer path
+            for real, placeholder in self.pairs:
+                whole = re.compile(r"(?<![\w./-])" + re.escape(real) + r"(?![\w.-])")
+                value = whole.sub(lambda _: placeholder, value)
+            return value
+
+        return _map_paths(text, to_placeholders)
 
     def _out_text(self, text: str) -> str:
-        for real, placeholder in self.pairs:
-            text = text.replace(placeholder, real)
-        return text
+        def to_paths(value: str) -> str:
+            for real, placeholder in self.pairs:
+                value = value.replace(placeholder, real)
+            return value
+
+        return _map_paths(text, to_paths)
 
     def keep(self, path: Path) -> None:
         """Copy the record ``path`` (a file under ``out_dir``) into the ledger."""
@@ -61,3 +71,20 @@ class Ledger:
                               encoding="utf-8")  # fmt: skip
             count += 1
         return count
+
+
+def _map_paths(text: str, change: Callable[[str], str]) -> str:
+    """A JSON record (as the harness writes it: indent 1) with ``change`` applied
+    to every string in it except the transcripts (values of ``*_texts`` keys,
+    uid -> text, which may hold any word, e.g. a relative out_dir's name)."""
+
+    def walk(value, transcripts=False):
+        if isinstance(value, str):
+            return value if transcripts else change(value)
+        if isinstance(value, list):
+            return [walk(v, transcripts) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v, transcripts or k.endswith("_texts")) for k, v in value.items()}
+        return value
+
+    return json.dumps(walk(json.loads(text)), indent=1)

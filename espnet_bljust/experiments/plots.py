@@ -8,6 +8,7 @@ the compute functions (``dev_cer_vs_compute``, ``compute_to_reach``,
 ``shorter_training``) read ``dev_curve`` instead (see there).
 """
 
+import math
 import statistics
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -151,19 +152,20 @@ def dev_curve_from_epochs(
 ) -> List[Tuple[float, float]]:
     """[(compute, dev CER)] of one run from its reporter ``epochs`` and the
     cumulative compute at the end of each epoch ({epoch: compute}); epochs
-    without a validation ``key`` or without a compute figure are left out."""
+    without a finite validation ``key`` or without a compute figure are left out."""
     points = []
     for epoch, stats in epochs.items():
         value = stats.get("valid", {}).get(key)
         compute = compute_at_epoch.get(epoch, compute_at_epoch.get(str(epoch)))
-        if value is not None and compute is not None:
+        if value is not None and math.isfinite(value) and compute is not None:
             points.append((float(compute), float(value)))
     return sorted(points)
 
 
 def mean_dev_curve(runs: Sequence[dict], strategy: str):
     """(compute (P,), mean, min, max dev CER (P,) over seeds) of one strategy,
-    or None where it has no run with a dev curve.
+    or None where it has no run with a dev curve or its seeds' curves share no
+    compute range.
 
     Seeds evaluated at different compute (e.g. train-loop seconds) are
     interpolated linearly onto the union of their points within the range
@@ -179,6 +181,8 @@ def mean_dev_curve(runs: Sequence[dict], strategy: str):
     start, stop = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
     xs = np.unique(np.concatenate([c[:, 0] for c in curves]))
     xs = xs[(xs >= start) & (xs <= stop)]
+    if not xs.size:
+        return None
     ys = np.stack([np.interp(xs, c[:, 0], c[:, 1]) for c in curves])
     return xs, ys.mean(axis=0), ys.min(axis=0), ys.max(axis=0)
 

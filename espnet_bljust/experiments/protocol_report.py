@@ -85,54 +85,96 @@ def resumed_line(runs: List[dict]) -> str:
 def compute_spread(runs: List[dict]) -> float:
     """Largest over smallest passes of any two runs (1.0: equal compute)."""
     passes = [r["passes"] for r in runs]
+    if passes and min(passes) <= 0:
+        raise ValueError(f"a run made {min(passes)} encoder passes")
     return max(passes) / min(passes) if passes else 1.0
 
 
-def ratio_intervals(protocol: Protocol, runs: List[dict], key: str = "hyp") -> list:
+def test_errors(test: dict, key: str) -> stats.UttErrors:
+    """Per-utterance errors of a run's test hypotheses ``key`` ("hyp", "hyp_lm"):
+    the recorded texts where the record holds them, else the hypothesis file;
+    a hypothesis id the reference lacks is an error either way."""
+    texts = test.get(f"{key}_texts")
+    if texts is None:
+        return stats.errors_from_files(Path(test["ref"]), Path(test[key]))
+    refs = stats.read_kaldi_text(Path(test["ref"]))
+    extra = sorted(set(texts) - set(refs))
+    if extra:
+        raise ValueError(f"{key} of {test[key]}: utterance {extra[0]} is not in {test['ref']}")
+    return stats.utterance_errors(refs, texts)
+
+
+def ratio_intervals(protocol: Protocol, runs: List[dict], key: str = "hyp") -> tuple:
     """BL-JUST's WER over each baseline's (test hypotheses ``key``: "hyp" CTC
     alone, "hyp_lm" with the LM), each with its paired bootstrap over
-    utterances and seeds (the seeds every strategy finished)."""
+    utterances and seeds.
+
+    Returns:
+        (intervals, seeds): stats.ratio_intervals' list, and the seeds used
+        (those every strategy with a current test finished)
+    """
     errors = {}
     for r in runs:
         test = current_test(r, protocol)
         if test and test.get(key):
-            texts = test.get(f"{key}_texts")  # recorded hypotheses, else the file
-            errors[(r["strategy"], r["seed"])] = (
-                stats.errors_from_files(Path(test["ref"]), Path(test[key])) if texts is None
-                else stats.utterance_errors(stats.read_kaldi_text(Path(test["ref"])), texts))
+            errors[(r["strategy"], r["seed"])] = test_errors(test, key)
     present = sorted({s for s, _ in errors})
     pairs = [("bljust", b) for b in BASELINES if b in present and "bljust" in present]
     seeds = [seed for seed in sorted({k[1] for k in errors})
              if all((s, seed) in errors for s in present)]  # fmt: skip
     if not pairs or not seeds:
-        return []
+        return [], seeds
     table_ = stats.error_table({(s, seed): errors[(s, seed)] for s in present for seed in seeds})
-    return stats.ratio_intervals(table_, pairs)
+    return stats.ratio_intervals(table_, pairs), seeds
 
 
 def ratio_lines(protocol: Protocol, runs: List[dict]) -> List[str]:
     """One line per BL-JUST / baseline ratio, CTC alone and with the LM: the
-    95% interval, and Holm's correction across all of them."""
-    labelled = [(decoding, r) for key, decoding in (("hyp", "CTC"), ("hyp_lm", "CTC + LM"))
-                for r in ratio_intervals(protocol, runs, key)]  # fmt: skip
+    95% interval (unadjusted), and Holm's correction across all of them;
+    first, the seeds they pool (flagged where fewer than the protocol's)."""
+    labelled, seeds_used = [], {}
+    for key, decoding in (("hyp", "CTC"), ("hyp_lm", "CTC + LM")):
+        intervals, seeds = ratio_intervals(protocol, runs, key)
+        labelled += [(decoding, r) for r in intervals]
+        if intervals:
+            seeds_used[decoding] = seeds
     rows = stats.holm_family([r for _, r in labelled])
-    return [f"- BL-JUST / {r['b']} ({decoding}): {r['wer_a']:.1f} / {r['wer_b']:.1f} = "
-            f"{r['ratio']:.3f}, 95% interval [{r['low']:.3f}, {r['high']:.3f}], Holm p = "
-            f"{r['p_holm']:.3g} (of {len(rows)}), simultaneous upper bound "
-            f"{r['upper_simultaneous']:.3f}" for (decoding, _), r in zip(labelled, rows)]  # fmt: skip
+    lines = []
+    for decoding, seeds in seeds_used.items():
+        missing = sorted(set(protocol.seeds) - set(seeds))
+        lines.append(f"- ratios ({decoding}) pool seeds {', '.join(map(str, seeds))}" + (
+            f"; NOT seeds {', '.join(map(str, missing))} (a strategy has no current test "
+            "there): WERs in these lines differ from the table's" if missing else ""))  # fmt: skip
+    return lines + [
+        f"- BL-JUST / {r['b']} ({decoding}): {r['wer_a']:.1f} / {r['wer_b']:.1f} = "
+        f"{r['ratio']:.3f}, 95% interval (unadjusted) [{r['low']:.3f}, {r['high']:.3f}], Holm "
+        f"p = {r['p_holm']:.3g} (of {len(rows)}), simultaneous upper bound "
+        f"{r['upper_simultaneous']:.3f}" for (decoding, _), r in zip(labelled, rows)]  # fmt: skip
 
 
 def shorter_training_line(runs: List[dict]) -> str:
-    """The compute BL-JUST needs to reach PT+FT's best mean dev CER, over PT+FT's."""
+    """The compute BL-JUST needs to reach PT+FT's best mean dev CER, over PT+FT's,
+    and each seed's own curve at the same target."""
     present = {r["strategy"] for r in runs}
     if not {"bljust", "pt_ft"} <= present:
         return "- shorter training: needs bljust and pt_ft runs"
-    found = plots.shorter_training(runs, "pt_ft", "bljust")
+    try:
+        found = plots.shorter_training(runs, "pt_ft", "bljust")
+    except ValueError as e:  # no shared compute range of PT+FT's seeds, ...
+        return f"- shorter training: not computed ({e})"
+
+    def passes(x):
+        return "never" if x is None else f"{x:g}"
+
     mine, ref = found["compute"].get("bljust"), found["compute"]["pt_ft"]
     ratio = f"{found['ratio']:.2f}" if found["ratio"] is not None else "– (never reached)"
+    per_seed = "; ".join(
+        f"{label} " + ", ".join(f"seed {seed} {passes(x)}"
+                                for seed, x in sorted(found["per_seed"].get(s, {}).items()))
+        for s, label in (("bljust", "BL-JUST"), ("pt_ft", "PT+FT")))  # fmt: skip
     return (f"- shorter training: PT+FT's best mean dev CER {100 * found['target']:.1f}% is "
-            f"reached by BL-JUST after {mine if mine is not None else '–'} passes, by PT+FT "
-            f"after {ref:g}: ratio {ratio}")
+            f"reached by BL-JUST after {passes(mine)} passes, by PT+FT after {passes(ref)}: "
+            f"ratio {ratio}. Each seed's own curve, passes to reach it: {per_seed}")
 
 
 def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,

@@ -146,8 +146,10 @@ def fix_choices(protocol: Protocol, data: Path, out: Path, jobs: int, ledger=Non
     # A trial's dev CER: the mean over the tuning seeds of each run's best.
     dev_cer = {n: sum(run_cer[protocol.tuning_run(t, seed)] for seed in seeds) / len(seeds)
                for n, t in trials.items()}  # fmt: skip
+    # ties: the trial listed first
     chosen = {s: min((n for n, t in trials.items() if t.strategy == s),
-                     key=lambda n: (dev_cer[n], n)) for s in protocol.strategies}  # fmt: skip
+                     key=lambda n: (dev_cer[n], trials[n].index))
+              for s in protocol.strategies}  # fmt: skip
     scored = [records[rule_jobs[protocol.tuning_run(trials[n], seed)]["name"]]["value"]
               for n in chosen.values() for seed in seeds]  # fmt: skip
     rules = protocol.rules()

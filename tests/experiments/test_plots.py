@@ -117,3 +117,9 @@ def test_dev_cer_vs_compute_writes_a_png(tmp_path):
                                     compute_label="train-loop seconds")  # fmt: skip
     data = path.read_bytes()
     assert data[:8] == PNG and len(data) > 5000
+
+
+def test_dev_curve_leaves_out_non_finite_validations():
+    epochs = {1: {"valid": {"cer_ctc": float("nan")}}, 2: {"valid": {"cer_ctc": 0.3}},
+              3: {"valid": {"cer_ctc": float("inf")}}, 4: {"train": {}}}  # fmt: skip
+    assert plots.dev_curve_from_epochs(epochs, {1: 100, 2: 200, 3: 300, 4: 400}) == [(200.0, 0.3)]

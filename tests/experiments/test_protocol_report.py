@@ -1,8 +1,17 @@
-"""The protocol report prints no test number decoded under another protocol."""
+"""The protocol report: no test number decoded under another protocol; the
+ratios name the seeds they pool; the shorter-training line per seed."""
+
+import pytest
 
 from espnet_bljust.experiments.argv import REPO
 from espnet_bljust.experiments.protocol import load_protocol
-from espnet_bljust.experiments.protocol_report import compute_spread, table, current_test
+from espnet_bljust.experiments.protocol_report import (
+    compute_spread,
+    current_test,
+    ratio_lines,
+    shorter_training_line,
+    table,
+)
 
 PROTOCOL = REPO / "egs2" / "fsdd" / "bljust1" / "conf" / "protocol.yaml"
 
@@ -33,3 +42,76 @@ def test_runs_continued_after_a_stop_are_named():
     line = resumed_line(runs)
     assert "bljust seed 2 (after epoch 11)" in line and "seed 3" not in line
     assert resumed_line(runs[1:]) == ""
+
+
+REFERENCE = {f"u{i:02d}": "ONE TWO" for i in range(40)}
+
+
+def _test_run(tmp_path, strategy, seed, sha, deletions, extra=None):
+    """A run whose recorded test hypotheses drop one word of the first
+    ``deletions`` utterances (CTC) and of half as many with the LM."""
+    ref = tmp_path / "ref_text"
+    ref.write_text("".join(f"{u} {t}\n" for u, t in REFERENCE.items()))
+
+    def texts(n):
+        return {u: "ONE" if i < n else t for i, (u, t) in enumerate(REFERENCE.items())}
+
+    test = dict(protocol_sha256=sha, ref=str(ref), hyp="hyp/text", hyp_lm="hyp_lm/text",
+                hyp_texts=dict(texts(deletions), **(extra or {})),
+                hyp_lm_texts=texts(deletions // 2))  # fmt: skip
+    return dict(strategy=strategy, seed=seed, test=test)
+
+
+def test_ratio_lines_name_the_seeds_they_pool(tmp_path):
+    protocol = load_protocol(PROTOCOL)  # seeds 1-5
+    sha = protocol.sha256
+    runs = [_test_run(tmp_path, s, seed, sha, n) for seed in (1, 2) for s, n in
+            (("bljust", 4), ("pt_ft", 8), ("supervised", 10), ("just", 6))]  # fmt: skip
+    runs.append(_test_run(tmp_path, "pt_ft", 3, sha, 40))  # only pt_ft has seed 3
+    lines = ratio_lines(protocol, runs)
+    assert lines[0] == ("- ratios (CTC) pool seeds 1, 2; NOT seeds 3, 4, 5 (a strategy has no "
+                        "current test there): WERs in these lines differ from the table's")  # fmt: skip
+    assert lines[1].startswith("- ratios (CTC + LM) pool seeds 1, 2; NOT seeds 3, 4, 5")
+    ratios = lines[2:]
+    assert len(ratios) == 6 and all("(of 6)" in line for line in ratios)
+    # 4 of 80 words against 8 of 80 on each pooled seed (pt_ft's seed 3 left out)
+    assert ratios[0].startswith("- BL-JUST / pt_ft (CTC): 5.0 / 10.0 = 0.500, 95% interval "
+                                "(unadjusted) [")  # fmt: skip
+    assert ratios[4].startswith("- BL-JUST / supervised (CTC + LM): 2.5 / 6.2 = 0.400")
+    # every strategy on every protocol seed: nothing flagged
+    full = [_test_run(tmp_path, s, seed, sha, n) for seed in protocol.seeds for s, n in
+            (("bljust", 4), ("pt_ft", 8), ("supervised", 10), ("just", 6))]  # fmt: skip
+    assert ratio_lines(protocol, full)[0] == "- ratios (CTC) pool seeds 1, 2, 3, 4, 5"
+
+
+def test_a_hypothesis_the_reference_lacks_is_an_error(tmp_path):
+    protocol = load_protocol(PROTOCOL)
+    runs = [_test_run(tmp_path, "bljust", 1, protocol.sha256, 4, extra={"x99": "ONE"}),
+            _test_run(tmp_path, "pt_ft", 1, protocol.sha256, 8)]  # fmt: skip
+    with pytest.raises(ValueError, match="utterance x99 is not in"):
+        ratio_lines(protocol, runs)
+
+
+def _curve_run(strategy, seed, curve):
+    return dict(strategy=strategy, seed=seed, dev_curve=curve)
+
+
+def test_shorter_training_line_gives_each_seed():
+    runs = [_curve_run("pt_ft", 1, [(1000, 0.5), (2000, 0.4), (3000, 0.45)]),
+            _curve_run("pt_ft", 2, [(1000, 0.5), (2000, 0.4), (3000, 0.45)]),
+            _curve_run("bljust", 1, [(1000, 0.35), (2000, 0.3), (3000, 0.3)]),
+            _curve_run("bljust", 2, [(1000, 0.44), (2000, 0.39), (3000, 0.42)])]  # fmt: skip
+    assert shorter_training_line(runs) == (
+        "- shorter training: PT+FT's best mean dev CER 40.0% is reached by BL-JUST after 1000 "
+        "passes, by PT+FT after 2000: ratio 0.50. Each seed's own curve, passes to reach it: "
+        "BL-JUST seed 1 1000, seed 2 2000; PT+FT seed 1 2000, seed 2 2000")
+    # PT+FT's seeds share no compute range: no mean curve, no figure, no crash
+    apart = [_curve_run("pt_ft", 1, [(1000, 0.5), (2000, 0.4)]),
+             _curve_run("pt_ft", 2, [(2500, 0.5), (3000, 0.4)]), runs[2]]  # fmt: skip
+    assert shorter_training_line(apart) == (
+        "- shorter training: not computed (no dev curve of the reference strategy 'pt_ft')")
+
+
+def test_a_run_without_passes_is_refused():
+    with pytest.raises(ValueError, match="a run made 0 encoder passes"):
+        compute_spread([dict(passes=3000), dict(passes=0)])

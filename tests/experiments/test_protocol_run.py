@@ -96,7 +96,8 @@ def test_protocol_end_to_end(split, tmp_path, capsys):
     results = paths["results"].read_text()
     assert choices["protocol_sha256"] in results and "| bljust | 2 |" in results
     # BL-JUST over JUST with a bootstrap interval, CTC and CTC + LM
-    assert results.count("- BL-JUST / just (") == 2 and "95% interval [" in results
+    assert results.count("- BL-JUST / just (") == 2 and "95% interval (unadjusted) [" in results
+    assert "- ratios (CTC) pool seeds 1, 2\n" in results
     png = paths["dev_cer_vs_compute"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert all(len(r["dev_curve"]) == 2 and r["dev_curve"][-1][0] == r["passes"] for r in runs)

@@ -24,17 +24,21 @@ def _scored(strategy, seed, wer, wer_ave=None):
 
 
 def test_target_lines_pair_the_seeds():
-    runs = [_scored("pt_ft", 1, 30.0), _scored("pt_ft", 2, 20.0), _scored("pt_ft", 3, 25.0),
+    runs = [_scored("pt_ft", 1, 30.0), _scored("pt_ft", 2, 20.0), _scored("pt_ft", 3, 40.0),
             _scored("bljust", 1, 20.0), _scored("bljust", 2, 18.0),
             _scored("supervised", 1, 40.0)]  # fmt: skip
     lines = target_lines(runs).splitlines()
-    # ratio of the means over every finished seed; the pairs only where both ran
-    assert lines[0].startswith("- 120 labeled, best dev checkpoint: BL-JUST WER / pt_ft WER = "
-                               "19.0 / 25.0 = 0.76 (target ≤ 0.85: met)")  # fmt: skip
+    # the ratio of the means and the pairs on the seeds both finished (pt_ft's
+    # seed 3 is left out: over all its seeds its mean would be 30.0)
+    assert lines[0].startswith("- 120 labeled, best dev checkpoint, seeds 1, 2: BL-JUST WER / "
+                               "pt_ft WER = 19.0 / 25.0 = 0.76 (point estimate against the "
+                               "target ≤ 0.85: met)")  # fmt: skip
     assert "per seed BL-JUST - pt_ft = -6.0 ± 5.7 WER points (paired t = -1.50, p = 0.374)" in lines[0]
     assert lines[0].endswith("better on 2 of 2 seeds")
-    assert "= 19.0 / 40.0 = 0.47 (target ≤ 0.7: met); per seed BL-JUST - supervised = -20.0 " \
-        "WER points, better on 1 of 1 seeds" in lines[1]
+    assert lines[1].startswith("- 120 labeled, best dev checkpoint, seeds 1: BL-JUST WER / "
+                               "supervised WER = 20.0 / 40.0 = 0.50 (point estimate against the "
+                               "target ≤ 0.7: met); per seed BL-JUST - supervised = -20.0 "
+                               "WER points, better on 1 of 1 seeds")  # fmt: skip
     assert len(lines) == 2  # no averaged decodes: no n-best lines
 
 
@@ -53,8 +57,8 @@ def test_table_and_targets_carry_the_nbest_average():
     failed = results_table(runs + [dict(labeled=120, strategy="just", seed=1, ok=False)])
     assert "| 120 | just | 0/1 (failed) |" + " – |" * 11 in failed
     lines = target_lines(runs).splitlines()
-    assert any(line.startswith("- 120 labeled, n-best average: BL-JUST WER / pt_ft WER = "
-                               "14.0 / 28.0 = 0.50") for line in lines)  # fmt: skip
+    assert any(line.startswith("- 120 labeled, n-best average, seeds 1: BL-JUST WER / pt_ft WER "
+                               "= 14.0 / 28.0 = 0.50") for line in lines)  # fmt: skip
 
 
 def test_table_and_targets_carry_the_lm_decoding():
@@ -65,5 +69,6 @@ def test_table_and_targets_carry_the_lm_decoding():
     assert "| test WER, LM (%) | test CER, LM (%) | LM weight (dev) | best dev CER (%) |" in table
     assert "| 120 | bljust | 1 | 20.0 | 10.0 | 9.0 | 8.0 | 2 | 10.0 |" in table
     lines = target_lines(runs).splitlines()
-    assert any(line.startswith("- 120 labeled, best dev checkpoint + LM: BL-JUST WER / supervised "
-                               "WER = 9.0 / 18.0 = 0.50 (target ≤ 0.7: met)") for line in lines)  # fmt: skip
+    assert any(line.startswith("- 120 labeled, best dev checkpoint + LM, seeds 1: BL-JUST WER / "
+                               "supervised WER = 9.0 / 18.0 = 0.50 (point estimate against the "
+                               "target ≤ 0.7: met)") for line in lines)  # fmt: skip
