@@ -11,7 +11,7 @@ from espnet2.tasks.asr import ASRTask
 from espnet_bljust.asr.bljust_model import BLJUSTModel
 from espnet_bljust.tasks.bljust import BLJUSTTask
 
-from conftest import TINY_CONFIG, speech_batch
+from conftest import TINY_CONFIG, shared_dataset, speech_batch
 
 TOKENS = ["<blank>", "<unk>", "<space>", "E", "I", "N", "O", "R", "T", "W", "Z", "<sos/eos>"]
 
@@ -32,12 +32,11 @@ def tiny_args(tmp_path, *extra):
     return BLJUSTTask.get_parser().parse_args(cmd)
 
 
-@pytest.fixture
-def batch(fsdd_root):
-    """Two real FSDD recordings (16 kHz) with their transcripts: ZERO, ONE."""
-    speech, lengths = speech_batch(
-        [fsdd_root / "recordings_16k" / f"{name}.flac" for name in ("0_jackson_0", "1_lucas_3")]
-    )
+def fsdd_batch() -> dict:
+    """Two real FSDD recordings (16 kHz) with their transcripts, ZERO and ONE
+    (skips where FSDD is absent)."""
+    recordings = shared_dataset("fsdd") / "recordings_16k"
+    speech, lengths = speech_batch([recordings / f"{n}.flac" for n in ("0_jackson_0", "1_lucas_3")])
     ids = [[TOKENS.index(c) for c in word] for word in ("ZERO", "ONE")]
     return dict(
         speech=speech,
@@ -47,6 +46,11 @@ def batch(fsdd_root):
         ),
         text_lengths=torch.tensor([len(i) for i in ids]),
     )
+
+
+@pytest.fixture
+def batch():
+    return fsdd_batch()
 
 
 @pytest.fixture(params=["contrastive", "best_rq"])

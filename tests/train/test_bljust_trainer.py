@@ -10,7 +10,7 @@ from espnet_bljust.tasks.bljust import BLJUSTTask
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
 from espnet_bljust.train.step_runner import StepRunner, scaled_lr
 
-from asr.test_bljust_model import tiny_args, tiny_batch
+from asr.test_bljust_model import fsdd_batch, tiny_args
 
 
 @pytest.fixture()
@@ -24,7 +24,7 @@ def runner(tmp_path):
 
 
 def stream():
-    return itertools.repeat((["a", "b"], tiny_batch()))
+    return itertools.repeat((["a", "b"], fsdd_batch()))
 
 
 def snapshot(params):
@@ -74,7 +74,7 @@ def test_non_finite_gradient_skips_the_step(runner):
     before = snapshot(theta)
 
     def bad():
-        loss, stats, _ = runner.model(**tiny_batch(), objective="supervised")
+        loss, stats, _ = runner.model(**fsdd_batch(), objective="supervised")
         return loss * float("nan"), stats
 
     ok, stats = runner.step(0, bad)
@@ -90,7 +90,7 @@ def test_non_finite_lower_step_is_skipped_and_a_good_step_resets_the_streak(runn
     before = snapshot(eta)
 
     def bad():
-        loss, stats, _ = runner.model(**tiny_batch(), objective="unsupervised")
+        loss, stats, _ = runner.model(**fsdd_batch(), objective="unsupervised")
         return loss * float("inf"), stats
 
     ok, _ = runner.step(1, bad)

@@ -12,7 +12,7 @@ from espnet_bljust.train.bljust_trainer import BLJUSTTrainer
 from espnet_bljust.train.heap import trim_heap
 from espnet_bljust.train.step_runner import StepRunner
 
-from asr.test_bljust_model import tiny_args, tiny_batch
+from asr.test_bljust_model import fsdd_batch, tiny_args
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
@@ -62,7 +62,7 @@ def test_trimming_between_steps_trains_the_same_numbers(tmp_path):
     initial = [p.detach().clone() for p in runs[0].core.parameters()]
     for r in runs:
         torch.manual_seed(1)
-        batches = itertools.repeat((["a", "b"], tiny_batch()))
+        batches = itertools.repeat((["a", "b"], fsdd_batch()))
         assert r.lower_step(batches)[0]
         assert r.upper_step(batches, batches, weight=0.5, lr_scale=1.0, cosine=False)[0]
     assert runs[1].options.malloc_trim and not runs[0].options.malloc_trim

@@ -10,13 +10,13 @@ from espnet_bljust.bilevel.phases import Phase
 from espnet_bljust.train.bljust_trainer import UPPER, BLJUSTTrainer
 from espnet_bljust.train.step_guard import nonfinite_max, nonfinite_utterances
 
-from asr.test_bljust_model import tiny_batch
+from asr.test_bljust_model import fsdd_batch
 from train.test_bljust_trainer import runner  # noqa: F401 (fixture)
 
 
 def nan_stream():
     """Batches whose second utterance holds NaN samples."""
-    batch = tiny_batch()
+    batch = fsdd_batch()
     batch["speech"][1, 100:200] = float("nan")
     return itertools.repeat((["clean", "poisoned"], batch))
 
@@ -48,7 +48,7 @@ def test_nan_input_leaves_the_batchnorm_statistics_alone(runner, caplog):  # noq
 def test_update_that_writes_nan_is_rolled_back(runner):  # noqa: F811
     """A corrupted optimizer moment (as from flipped checkpoint bytes) would put NaN
     into the weights although the gradient is finite."""
-    good = itertools.repeat((["a", "b"], tiny_batch()))
+    good = itertools.repeat((["a", "b"], fsdd_batch()))
     assert runner.supervised_step(good)[0]
     optimizer = runner.optimizers[UPPER]
     param = runner.theta[0]
@@ -72,7 +72,7 @@ def test_a_skipped_upper_step_does_not_advance_gamma(runner):  # noqa: F811
     runner.options.upper_unsup_source = "labeled_shared"
     runner.options.lower_steps_per_upper = 1
     schedule = PenaltySchedule(0.1, 1.0, "linear", 10)
-    good = itertools.repeat((["a", "b"], tiny_batch()))
+    good = itertools.repeat((["a", "b"], fsdd_batch()))
     BLJUSTTrainer._one_tick(runner, Phase.JOINT, good, good, schedule, runner.options)
     assert runner.state["joint_upper_steps"] == 1
     BLJUSTTrainer._one_tick(runner, Phase.JOINT, nan_stream(), good, schedule, runner.options)
@@ -96,7 +96,7 @@ def test_the_copies_are_dropped_once_the_step_is_checked(runner):  # noqa: F811
                       for v in state.values() if torch.is_tensor(v))  # fmt: skip
 
     guard.before_update = remembering
-    good = itertools.repeat((["a", "b"], tiny_batch()))
+    good = itertools.repeat((["a", "b"], fsdd_batch()))
     for _ in range(2):  # the second step copies the Adam moments too
         assert runner.supervised_step(good)[0]
     assert len(clones) > len(runner.theta)
