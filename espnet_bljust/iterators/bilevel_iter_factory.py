@@ -1,5 +1,6 @@
 """The train iterator factory: a labeled and an unlabeled stream per epoch."""
 
+import math
 from typing import Optional
 
 from espnet2.iterators.abs_iter_factory import AbsIterFactory
@@ -21,23 +22,28 @@ class BilevelEpoch:
         labeled: BatchStream,
         unlabeled: Optional[BatchStream],
         num_iters_per_epoch: Optional[int],
+        accum_grad: int = 1,
     ):
         self.epoch = epoch
         self.labeled = labeled
         self.unlabeled = unlabeled
         self.num_iters_per_epoch = num_iters_per_epoch
+        self.accum_grad = accum_grad
 
     def num_ticks(self, phase: Phase) -> int:
-        """Steps in this epoch: ``num_iters_per_epoch`` when set, else one pass
-        over the stream that drives ``phase`` (unlabeled while exploring)."""
+        """Ticks in this epoch: ``num_iters_per_epoch`` when set, else one pass
+        over the stream that drives ``phase`` (unlabeled while exploring), whose
+        every step reads ``accum_grad`` of its batches, as an espnet2 epoch is
+        one pass over the batches whatever ``accum_grad``."""
         if self.num_iters_per_epoch is not None:
             return self.num_iters_per_epoch
+        stream = self.labeled
         if phase == Phase.EXPLORATION and self.unlabeled is not None:
-            return self.unlabeled.batches_per_pass
-        return self.labeled.batches_per_pass
+            stream = self.unlabeled
+        return math.ceil(stream.batches_per_pass / self.accum_grad)
 
     def __iter__(self):
-        return self.labeled.take(self.num_ticks(Phase.FINETUNE))
+        return self.labeled.take(self.num_ticks(Phase.FINETUNE) * self.accum_grad)
 
 
 class BilevelIterFactory(AbsIterFactory):
@@ -48,12 +54,14 @@ class BilevelIterFactory(AbsIterFactory):
         labeled: BatchStream,
         unlabeled: Optional[BatchStream],
         num_iters_per_epoch: Optional[int] = None,
+        accum_grad: int = 1,
     ):
         self.labeled = labeled
         self.unlabeled = unlabeled
         self.num_iters_per_epoch = num_iters_per_epoch
+        self.accum_grad = accum_grad
 
     def build_iter(self, epoch: int, shuffle: Optional[bool] = None) -> BilevelEpoch:
         return BilevelEpoch(
-            epoch, self.labeled, self.unlabeled, self.num_iters_per_epoch
+            epoch, self.labeled, self.unlabeled, self.num_iters_per_epoch, self.accum_grad
         )

@@ -375,7 +375,9 @@ class BLJUSTTask(ASRTask):
             )
         logging.info(f"[train] {labeled}")
         logging.info(f"[train] {unlabeled}")
-        return BilevelIterFactory(labeled, unlabeled, args.num_iters_per_epoch)
+        return BilevelIterFactory(
+            labeled, unlabeled, args.num_iters_per_epoch, args.accum_grad
+        )
 
     @classmethod
     def sample_batches(
