@@ -18,6 +18,7 @@ from espnet_bljust.train.checkpoints import history
 from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
 from espnet_bljust.bilevel.phases import PHASE_UNIT_ALIASES
+from espnet_bljust.bilevel.strategy import STRATEGIES, get_strategy
 
 # Options that may change between a run and its resumption: they do not
 # alter what the next training step computes (or only extend the run).
@@ -80,7 +81,27 @@ def differences(
             continue
         if old != new:
             lines.append(f"{key}: {old!r} (saved) -> {new!r} (now)")
+    if "max_epoch" not in allowed:
+        lines += _moved_phases(saved, now)
     return lines
+
+
+def _moved_phases(saved: Dict[str, Any], now: Dict[str, Any]) -> List[str]:
+    """max_epoch may change, except where it places the joint phase's end (and
+    so the γ ramp) of a strategy with a joint phase: ``joint_len < 0`` runs it
+    until max_epoch - finetune_len, and a run under way would see its phase
+    boundaries and γ move."""
+    old, new = saved.get("max_epoch"), now.get("max_epoch")
+    strategy = now.get("strategy")
+    if old == new or strategy not in STRATEGIES or now.get("joint_len", -1) >= 0:
+        return []
+    if not get_strategy(strategy).has_joint_phase:
+        return []
+    return [
+        f"max_epoch: {old!r} (saved) -> {new!r} (now) with joint_len -1: the joint phase "
+        "would end elsewhere and the γ ramp change under the run (give the saved run's "
+        "joint length as --joint_len to extend the fine-tune phase instead)"
+    ]
 
 
 def check_resume_options(

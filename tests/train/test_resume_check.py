@@ -12,7 +12,7 @@ from espnet_bljust.train.resume_check import (
 )
 
 SAVED = {
-    "strategy": "bljust", "gamma_max": 1.0, "batch_size": 12, "max_epoch": 3,
+    "strategy": "bljust", "gamma_max": 1.0, "batch_size": 12, "max_epoch": 3, "joint_len": 2,
     "token_list": ["<blank>", "<unk>", "A", "<sos/eos>"], "ngpu": 0,
     "encoder_conf": {"num_blocks": 2}, "resume_allow_changes": [],
 }  # fmt: skip
@@ -73,3 +73,21 @@ def test_a_run_saved_with_the_older_phase_unit_name_resumes(tmp_path):
     args.phase_unit = "epoch"
     with pytest.raises(ResumeMismatchError, match="phase_unit: 'tick' \\(saved\\) -> 'epoch'"):
         check_resume_options(args)
+
+
+def test_max_epoch_may_not_move_the_end_of_a_joint_phase():
+    """With joint_len -1 the joint phase (and the γ ramp) ends at max_epoch -
+    finetune_len: a longer run would move both under a bljust or just run."""
+    saved = dict(SAVED, joint_len=-1)
+    longer = dict(saved, max_epoch=10)
+    found = differences(saved, longer)
+    assert len(found) == 1 and found[0].startswith(
+        "max_epoch: 3 (saved) -> 10 (now) with joint_len -1: the joint phase would end elsewhere")
+    just = dict(saved, strategy="just")
+    assert differences(just, dict(just, max_epoch=10)) == found
+    assert differences(saved, longer, allowed=["max_epoch"]) == []
+    # no joint phase, or one of a given length: max_epoch only extends the run
+    assert differences(dict(saved, strategy="pt_ft"), dict(longer, strategy="pt_ft")) == []
+    assert differences(dict(saved, strategy="supervised"),
+                       dict(longer, strategy="supervised")) == []  # fmt: skip
+    assert differences(SAVED, dict(SAVED, max_epoch=10)) == []
