@@ -6,7 +6,8 @@ tick and a ``supervised`` tick cost 1; a ``just`` joint tick costs 2 (f on a
 labeled batch, g on an unlabeled one); a ``bljust`` joint tick costs K + 2
 (K lower steps, then f and g). With ``--upper_unsup_source labeled_shared``
 the upper step's g rides on the labeled pass, so a joint tick costs one pass
-less.
+less; ``labeled`` (g on a second, masked pass over the labeled batch) costs
+what ``unlabeled`` does.
 """
 
 import dataclasses
@@ -18,7 +19,7 @@ from espnet_bljust.experiments.argv import STRATEGY_ORDER
 def joint_tick_passes(strategy: str, lower_steps_per_upper: int = 1,
                       upper_unsup_source: str = "unlabeled") -> int:  # fmt: skip
     """Encoder passes of one joint tick of ``strategy``."""
-    upper = 2 if upper_unsup_source == "unlabeled" else 1
+    upper = 1 if upper_unsup_source == "labeled_shared" else 2
     if strategy == "bljust":
         return lower_steps_per_upper + upper
     if strategy == "just":
@@ -112,10 +113,10 @@ def passes_from_counters(counters: Dict[str, int], strategy: str,
     """Encoder passes a finished run made, from its bilevel counters
     (``lower_steps``, ``upper_steps``, ``skipped_steps``, ``joint_upper_steps``
     of ``model.bilevel_state``): every step, taken or skipped for a non-finite
-    gradient, made one pass; a joint upper step with g on an unlabeled batch
-    made one more."""
+    gradient, made one pass; a joint upper step with g on a pass of its own
+    (any source but ``labeled_shared``) made one more."""
     passes = counters["lower_steps"] + counters["upper_steps"] + counters["skipped_steps"]
-    if strategy in ("just", "bljust") and upper_unsup_source == "unlabeled":
+    if strategy in ("just", "bljust") and upper_unsup_source != "labeled_shared":
         passes += counters.get("joint_upper_steps", 0)
     return passes
 

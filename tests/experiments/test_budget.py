@@ -19,6 +19,9 @@ def test_a_joint_tick_costs_its_passes():
     assert joint_tick_passes("bljust", lower_steps_per_upper=2) == 4
     assert joint_tick_passes("just") == 2
     assert joint_tick_passes("bljust", upper_unsup_source="labeled_shared") == 2
+    # g on a second, masked pass over the labeled batch: a pass of its own
+    assert joint_tick_passes("bljust", upper_unsup_source="labeled") == 3
+    assert joint_tick_passes("just", upper_unsup_source="labeled") == 2
     assert joint_tick_passes("supervised") == 1
 
 
@@ -66,4 +69,5 @@ def test_passes_from_counters():
     counters = dict(lower_steps=50, upper_steps=40, skipped_steps=1, joint_upper_steps=30)
     assert passes_from_counters(counters, "bljust") == 121
     assert passes_from_counters(counters, "bljust", "labeled_shared") == 91
+    assert passes_from_counters(counters, "bljust", "labeled") == 121
     assert passes_from_counters(dict(counters, joint_upper_steps=0), "supervised") == 91
