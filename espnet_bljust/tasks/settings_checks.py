@@ -63,10 +63,26 @@ def settings_problems(args: argparse.Namespace) -> List[str]:
     if args.min_wav_duration > args.max_wav_duration:
         found.append(f"--min_wav_duration {args.min_wav_duration} > "
                      f"--max_wav_duration {args.max_wav_duration}")  # fmt: skip
-    found += crop_problems(args)
+    found += crop_problems(args) + interctc_problems(args)
     problem = output_dir_problem(args.output_dir)
     if problem:
         found.append(problem)
+    return found
+
+
+def interctc_problems(args: argparse.Namespace) -> List[str]:
+    """Intermediate CTC that the masked passes would get wrong: self-conditioning
+    feeds the CTC head φ into every encoder pass, so g's gradient would reach φ;
+    and the ``labeled_shared`` pass that f reads keeps the final layer only."""
+    found = []
+    if (getattr(args, "encoder_conf", None) or {}).get("interctc_use_conditioning"):
+        found.append("--encoder_conf interctc_use_conditioning=true: not supported (g's "
+                     "gradient would reach the CTC head through the conditioning)")  # fmt: skip
+    weight = (getattr(args, "model_conf", None) or {}).get("interctc_weight", 0.0)
+    if weight > 0 and args.upper_unsup_source == "labeled_shared":
+        found.append(f"--model_conf interctc_weight={weight} with --upper_unsup_source "
+                     "labeled_shared: f would read the shared masked pass, which keeps no "
+                     "intermediate CTC outputs")  # fmt: skip
     return found
 
 

@@ -40,6 +40,12 @@ def refused(args, capsys):
         (["--unlabeled_max_length", "800"], "--unlabeled_max_length 800: shorter than "
          "--min_wav_duration 0.1 s (1600 samples at 16000 Hz)"),
         (["--unlabeled_length_multiple", "-1"], "--unlabeled_length_multiple -1: must be >= 0"),
+        (["--encoder_conf", "interctc_layer_idx=[1]", "--encoder_conf",
+          "interctc_use_conditioning=true"], "--encoder_conf interctc_use_conditioning=true: "
+         "not supported (g's gradient would reach the CTC head through the conditioning)"),
+        (["--model_conf", "interctc_weight=0.3", "--upper_unsup_source", "labeled_shared"],
+         "--model_conf interctc_weight=0.3 with --upper_unsup_source labeled_shared: f would "
+         "read the shared masked pass, which keeps no intermediate CTC outputs"),
         (["--unlabeled_length_multiple", "-1", "--unlabeled_max_length", "800"],
          "--unlabeled_length_multiple -1: must be >= 0; --unlabeled_max_length 800: shorter "
          "than --min_wav_duration 0.1 s (1600 samples at 16000 Hz)"),
