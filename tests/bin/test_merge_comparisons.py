@@ -51,8 +51,8 @@ def test_parts_of_several_sizes_make_one_table(tmp_path):
     assert "| 60 | supervised | 2 | 45.0 ± 7.1 |" in table
     assert "| 60 | bljust | 2 | 32.0 ± 2.8 |" in table
     assert "| 120 | bljust | 1 | 20.0 |" in table
-    assert "- 60 labeled, best dev checkpoint: BL-JUST WER / supervised WER = 32.0 / 45.0 = 0.71" \
-        in table
+    assert "- 60 labeled, best dev checkpoint, seeds 1, 2: BL-JUST WER / supervised WER = " \
+        "32.0 / 45.0 = 0.71" in table
     assert len(json.loads(paths["json"].read_text())) == 6
     results = paths["results"].read_text()
     assert "python -m espnet_bljust.bin.merge_comparisons" in results and f"`{large}`" in results
