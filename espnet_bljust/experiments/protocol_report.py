@@ -90,7 +90,7 @@ def compute_spread(runs: List[dict]) -> float:
     return max(passes) / min(passes) if passes else 1.0
 
 
-def test_errors(test: dict, key: str) -> stats.UttErrors:
+def decoded_errors(test: dict, key: str) -> stats.UttErrors:
     """Per-utterance errors of a run's test hypotheses ``key`` ("hyp", "hyp_lm"):
     the recorded texts where the record holds them, else the hypothesis file;
     a hypothesis id the reference lacks is an error either way."""
@@ -117,7 +117,7 @@ def ratio_intervals(protocol: Protocol, runs: List[dict], key: str = "hyp") -> t
     for r in runs:
         test = current_test(r, protocol)
         if test and test.get(key):
-            errors[(r["strategy"], r["seed"])] = test_errors(test, key)
+            errors[(r["strategy"], r["seed"])] = decoded_errors(test, key)
     present = sorted({s for s, _ in errors})
     pairs = [("bljust", b) for b in BASELINES if b in present and "bljust" in present]
     seeds = [seed for seed in sorted({k[1] for k in errors})
