@@ -153,7 +153,14 @@ def errors_from_files(ref: Path, hyp: Path, unit: str = "word") -> UttErrors:
     sclite ``.trn`` files, or both Kaldi ``text`` files (e.g. espnet2's
     ``1best_recog/text``); a hypothesis id the reference lacks is an error."""
     read = read_trn if Path(ref).suffix == ".trn" else read_kaldi_text
-    refs, hyps = read(ref), read(hyp)
+    return checked_errors(read(ref), read(hyp), ref, hyp, unit)
+
+
+def checked_errors(
+    refs: Mapping[str, str], hyps: Mapping[str, str], ref: Path, hyp: Path, unit: str = "word"
+) -> UttErrors:
+    """utterance_errors, where a hypothesis id the reference lacks is an error
+    naming ``hyp`` and ``ref`` (where the texts came from)."""
     extra = sorted(set(hyps) - set(refs))
     if extra:
         raise ValueError(f"{hyp}: utterance {extra[0]} is not in {ref} ({len(extra)} such)")

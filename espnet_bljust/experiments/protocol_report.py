@@ -95,13 +95,10 @@ def decoded_errors(test: dict, key: str) -> stats.UttErrors:
     the recorded texts where the record holds them, else the hypothesis file;
     a hypothesis id the reference lacks is an error either way."""
     texts = test.get(f"{key}_texts")
+    ref, hyp = Path(test["ref"]), Path(test[key])
     if texts is None:
-        return stats.errors_from_files(Path(test["ref"]), Path(test[key]))
-    refs = stats.read_kaldi_text(Path(test["ref"]))
-    extra = sorted(set(texts) - set(refs))
-    if extra:
-        raise ValueError(f"{key} of {test[key]}: utterance {extra[0]} is not in {test['ref']}")
-    return stats.utterance_errors(refs, texts)
+        return stats.errors_from_files(ref, hyp)
+    return stats.checked_errors(stats.read_kaldi_text(ref), texts, ref, hyp)
 
 
 def ratio_intervals(protocol: Protocol, runs: List[dict], key: str = "hyp") -> tuple:
