@@ -31,12 +31,13 @@ class Ledger:
         pairs = [(str(self.out.resolve()), "{out_dir_abs}"), (str(REPO), "{repo}"),
                  (str(self.out), "{out_dir}")]  # fmt: skip
         self.pairs: List[Tuple[str, str]] = [(a, b) for a, b in pairs if a not in ("", ".")]
+        # each real path as a whole: not inside a word or a longer path
+        self.whole = [(re.compile(r"(?<![\w./-])" + re.escape(real) + r"(?![\w.-])"), placeholder)
+                      for real, placeholder in self.pairs]  # fmt: skip
 
     def _ledger_text(self, text: str) -> str:
         def to_placeholders(value: str) -> str:
-            # whole paths only: not inside a word or a longer path
-            for real, placeholder in self.pairs:
-                whole = re.compile(r"(?<![\w./-])" + re.escape(real) + r"(?![\w.-])")
+            for whole, placeholder in self.whole:
                 value = whole.sub(lambda _: placeholder, value)
             return value
 
