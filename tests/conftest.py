@@ -72,18 +72,22 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
-def speech_batch(paths) -> tuple:
-    """Real recordings read with soundfile as one zero-padded batch.
-
-    Returns:
-        speech (B, T) float32, speech_lengths (B,) int64
-    """
+def asr_batch(paths, token_ids) -> dict:
+    """Real recordings (read with soundfile) and their token ids as one batch in
+    espnet2's layout: speech (B, T) float32 zero-padded, speech_lengths (B,),
+    text (B, L) padded with -1, text_lengths (B,)."""
     import soundfile
     import torch
 
+    pad = torch.nn.utils.rnn.pad_sequence
     waves = [torch.from_numpy(soundfile.read(p, dtype="float32")[0]) for p in paths]
-    speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
-    return speech, torch.tensor([len(w) for w in waves])
+    texts = [torch.tensor(ids) for ids in token_ids]
+    return dict(
+        speech=pad(waves, batch_first=True),
+        speech_lengths=torch.tensor([len(w) for w in waves]),
+        text=pad(texts, batch_first=True, padding_value=-1),
+        text_lengths=torch.tensor([len(t) for t in texts]),
+    )
 
 
 @pytest.fixture(scope="session")

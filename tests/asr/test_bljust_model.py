@@ -11,7 +11,7 @@ from espnet2.tasks.asr import ASRTask
 from espnet_bljust.asr.bljust_model import BLJUSTModel
 from espnet_bljust.tasks.bljust import BLJUSTTask
 
-from conftest import TINY_CONFIG, shared_dataset, speech_batch
+from conftest import TINY_CONFIG, asr_batch, shared_dataset
 
 TOKENS = ["<blank>", "<unk>", "<space>", "E", "I", "N", "O", "R", "T", "W", "Z", "<sos/eos>"]
 
@@ -36,16 +36,8 @@ def fsdd_batch() -> dict:
     """Two real FSDD recordings (16 kHz) with their transcripts, ZERO and ONE
     (skips where FSDD is absent)."""
     recordings = shared_dataset("fsdd") / "recordings_16k"
-    speech, lengths = speech_batch([recordings / f"{n}.flac" for n in ("0_jackson_0", "1_lucas_3")])
-    ids = [[TOKENS.index(c) for c in word] for word in ("ZERO", "ONE")]
-    return dict(
-        speech=speech,
-        speech_lengths=lengths,
-        text=torch.nn.utils.rnn.pad_sequence(
-            [torch.tensor(i) for i in ids], batch_first=True, padding_value=-1
-        ),
-        text_lengths=torch.tensor([len(i) for i in ids]),
-    )
+    return asr_batch([recordings / f"{n}.flac" for n in ("0_jackson_0", "1_lucas_3")],
+                     [[TOKENS.index(c) for c in word] for word in ("ZERO", "ONE")])  # fmt: skip
 
 
 @pytest.fixture

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sentencepiece
 import torch
 import yaml
 from espnet2.asr.frontend.default import DefaultFrontend
 
-from conftest import REPO, shared_dataset, speech_batch
+from conftest import REPO, asr_batch, shared_dataset
 from espnet_bljust.tasks.bljust import BLJUSTTask
 from espnet_bljust.train.bljust_trainer import BLJUSTTrainer, build_phase_plan
-from espnet_bljust.data.kaldi_lists import bpe_token_list, train_bpe
+from espnet_bljust.data.kaldi_lists import bpe_token_list, bpe_tokenizer, train_bpe
+from espnet_bljust.evaluation.stats import read_kaldi_text
 
 RECIPES = ("librispeech_100", "tedlium2", "swbd")
 TRAIN_CONFIGS = sorted(
@@ -73,9 +73,7 @@ def assets(tmp_path_factory):
     """Two real utterances as a batch, a sentencepiece model and token list that
     cover their transcripts, and global_mvn stats of their fbank features."""
     samples = shared_dataset("librispeech_samples")
-    wav = dict(line.split(maxsplit=1) for line in (samples / "wav.scp").read_text().splitlines())
-    text = dict(line.split(maxsplit=1) for line in (samples / "text").read_text().splitlines())
-    speech, lengths = speech_batch([samples / wav[u] for u in UTTERANCES])
+    wav, text = read_kaldi_text(samples / "wav.scp"), read_kaldi_text(samples / "text")
 
     d = tmp_path_factory.mktemp("fullscale")
     sentences = [text[u] for u in UTTERANCES] + SENTENCES
@@ -83,24 +81,18 @@ def assets(tmp_path_factory):
     bpemodel = train_bpe(d / "text", d / "bpe.model", nbpe=60, bpemode="unigram")
     tokens = bpe_token_list(bpemodel)
     (d / "tokens.txt").write_text("".join(t + "\n" for t in tokens))
-    pieces = sentencepiece.SentencePieceProcessor(model_file=str(bpemodel))
-    ids = [torch.tensor([tokens.index(p) for p in pieces.encode(text[u], out_type=str)])
-           for u in UTTERANCES]  # fmt: skip
+    pieces = bpe_tokenizer(bpemodel)
+    batch = asr_batch([samples / wav[u] for u in UTTERANCES],
+                      [[tokens.index(p) for p in pieces(text[u])] for u in UTTERANCES])  # fmt: skip
 
     # the configs' frontend (80 mel bins, 25 ms windows, 10 ms hop)
     frontend = DefaultFrontend(fs=16000, n_fft=512, win_length=400, hop_length=160, n_mels=80)
     with torch.no_grad():
-        feats, feats_lengths = frontend(speech, lengths)
+        feats, feats_lengths = frontend(batch["speech"], batch["speech_lengths"])
     frames = torch.cat([f[:n] for f, n in zip(feats, feats_lengths)]).double()
     stats = d / "feats_stats.npz"
     np.savez(stats, count=np.array(len(frames)), sum=frames.sum(0).numpy(),
              sum_square=(frames**2).sum(0).numpy())  # fmt: skip
-    batch = dict(
-        speech=speech,
-        speech_lengths=lengths,
-        text=torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=-1),
-        text_lengths=torch.tensor([len(i) for i in ids]),
-    )
     return dict(bpemodel=bpemodel, tokens=d / "tokens.txt", stats=stats, size=len(tokens),
                 batch=batch)  # fmt: skip
 
