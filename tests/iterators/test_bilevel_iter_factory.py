@@ -1,9 +1,7 @@
 """BilevelIterFactory: an epoch is one pass over the stream its phase reads,
 with every step reading ``accum_grad`` batches, as in espnet2."""
 
-import numpy as np
 import pytest
-import soundfile
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.dataset import ESPnetDataset
 
@@ -11,25 +9,19 @@ from espnet_bljust.bilevel.phases import Phase
 from espnet_bljust.iterators.batch_stream import BatchStream
 from espnet_bljust.iterators.bilevel_iter_factory import BilevelIterFactory
 
+from iterators.test_batch_stream import wav_scp  # noqa: F401 (fixture)
+
 
 @pytest.fixture()
-def streams(tmp_path):
+def streams(wav_scp):  # noqa: F811
     """A labeled stream of 3 batches and an unlabeled one of 5 (short wav files)."""
-    rng = np.random.RandomState(0)
-    scp = tmp_path / "wav.scp"
-    lines = []
-    for i in range(10):
-        path = tmp_path / f"u{i}.wav"
-        soundfile.write(path, rng.uniform(-0.1, 0.1, 1600), 16000)
-        lines.append(f"u{i} {path}\n")
-    scp.write_text("".join(lines))
-    dataset = ESPnetDataset([(str(scp), "speech", "sound")])
+    dataset = ESPnetDataset([(str(wav_scp), "speech", "sound")])
 
     def stream(name, batches):
         return BatchStream(dataset, batches, CommonCollateFn(), seed=0, name=name)
 
     labeled = stream("labeled", [["u0", "u1"], ["u2", "u3"], ["u4", "u5"]])
-    unlabeled = stream("unlabeled", [[f"u{i}", f"u{i + 1}"] for i in range(0, 10, 2)])
+    unlabeled = stream("unlabeled", [[f"u{i}"] for i in range(5)])
     return labeled, unlabeled
 
 
