@@ -10,7 +10,7 @@ from espnet_bljust.evaluation import stats
 from espnet_bljust.experiments import plots
 from espnet_bljust.experiments.budget import passes_from_counters, plan_for_budget
 from espnet_bljust.experiments.protocol import Protocol, Trial, stamp
-from espnet_bljust.experiments.report import mean_std
+from espnet_bljust.experiments.report import distinct_values, mean_std
 
 BASELINES = ("pt_ft", "supervised", "just")
 
@@ -47,10 +47,27 @@ def tuning_seeds_text(choices: dict) -> str:
     return "mean over tuning seeds " + ", ".join(str(s) for s in seeds)
 
 
+# the knobs each strategy's trial sets (the others are ignored by its tick plan)
+KNOBS = dict(supervised=(), pt_ft=(("exploration_frac", "pre-training"),),
+             just=(("exploration_frac", "exploration"), ("finetune_frac", "fine-tune")),
+             bljust=(("exploration_frac", "exploration"), ("finetune_frac", "fine-tune"),
+                     ("lower_steps_per_upper", "K")))  # fmt: skip
+
+
+def chosen_text(strategy: str, chosen: dict) -> str:
+    """A chosen trial as the report gives it: its options and the knobs its
+    strategy uses ("just_t3 (--lambda 3, exploration 0.2, fine-tune 0.2;
+    dev CER 39.7%)")."""
+    knobs = [chosen["train_args"] or "defaults"] + [
+        f"{label} {chosen[key]:g}" for key, label in KNOBS.get(strategy, ())]  # fmt: skip
+    return f"{chosen['name']} ({', '.join(knobs)}; dev CER {chosen['dev_cer']:.1f}%)"
+
+
 def table(protocol: Protocol, runs: List[dict]) -> str:
     """One row per strategy: test WER (CTC; CTC + LM), dev CER, compute, updates."""
-    rows = ["| strategy | seeds | test WER (%) | test WER, LM (%) | best dev CER (%) | passes "
-            "| ticks | lower updates | upper updates | train loop (s) |", "|" + "---|" * 10]  # fmt: skip
+    rows = ["| strategy | seeds | test WER (%) | test WER, LM (%) | best dev CER, mean of the "
+            "seeds' own (%) | passes | ticks | lower updates | upper updates | train loop (s) |",
+            "|" + "---|" * 10]  # fmt: skip
     for strategy in protocol.strategies:
         group = [r for r in runs if r["strategy"] == strategy]
         tests = [current_test(r, protocol) for r in group]
@@ -59,17 +76,64 @@ def table(protocol: Protocol, runs: List[dict]) -> str:
 
         def col(key):
             if withheld:
-                return f"withheld ({withheld} runs of another protocol)"
+                return f"withheld ({withheld} run{'s' * (withheld > 1)} of another protocol)"
             return mean_std([t.get(key) for t in done]) if done else "–"
 
         dev = [100 * min(c for _, c in r["dev_curve"]) for r in group if r["dev_curve"]]
         rows.append(f"| {strategy} | {len(group)} | {col('test_wer')} | {col('test_wer_lm')} | "
-                    f"{mean_std(dev)} | {mean_std([r['passes'] for r in group])} | "
-                    f"{mean_std([r['ticks'] for r in group])} | "
-                    f"{mean_std([r['lower_steps'] for r in group])} | "
-                    f"{mean_std([r['upper_steps'] for r in group])} | "
+                    f"{mean_std(dev)} | {distinct_values(r['passes'] for r in group)} | "
+                    f"{distinct_values(r['ticks'] for r in group)} | "
+                    f"{distinct_values(r['lower_steps'] for r in group)} | "
+                    f"{distinct_values(r['upper_steps'] for r in group)} | "
                     f"{mean_std([r['train_loop_s'] for r in group])} |")  # fmt: skip
     return "\n".join(rows) + "\n"
+
+
+def per_seed_table(protocol: Protocol, runs: List[dict]) -> str:
+    """Test WER of every run: "CTC / CTC + LM (LM weight)", a row per seed."""
+    rows = ["| seed | " + " | ".join(protocol.strategies) + " |",
+            "|" + "---|" * (len(protocol.strategies) + 1)]  # fmt: skip
+    found = {(r["strategy"], r["seed"]): r for r in runs}
+    for seed in protocol.seeds:
+        cells = []
+        for strategy in protocol.strategies:
+            run = found.get((strategy, seed))
+            test = current_test(run, protocol) if run else None
+            if test is None:
+                cells.append("withheld" if run and run.get("test") else "–")
+                continue
+            cell = f"{test['test_wer']:.1f}"
+            if test.get("test_wer_lm") is not None:
+                cell += f" / {test['test_wer_lm']:.1f} ({test['lm_weight']:g})"
+            cells.append(cell)
+        rows.append(f"| {seed} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _short(commit: Optional[str]) -> str:
+    if not commit:
+        return "not recorded"
+    sha, plus, rest = commit.partition("+")
+    return sha[:7] + plus + rest
+
+
+def commits_line(runs: List[dict]) -> str:
+    """The commits the final runs' jobs ran at (recorded when each job
+    started; "not recorded" for records made before the harness kept them)."""
+    parts = []
+    for stage, what in (("train", "training"), ("dev_lm", "LM weight on dev"),
+                        ("test", "test decoding")):  # fmt: skip
+        at: Dict[str, List[str]] = {}
+        done = [r for r in runs if stage in r.get("commits", {})]
+        for r in done:
+            at.setdefault(_short(r["commits"][stage]), []).append(f"{r['strategy']} {r['seed']}")
+        if at:
+            parts.append(f"{what} " + ", ".join(
+                f"{c} ({'all' if len(names) == len(done) else ', '.join(names)})"
+                for c, names in sorted(at.items())))  # fmt: skip
+    if not parts:
+        return ""
+    return "Commits the final runs' jobs ran at (strategy seed): " + "; ".join(parts) + ".\n"
 
 
 def resumed_line(runs: List[dict]) -> str:
@@ -96,9 +160,19 @@ def decoded_errors(test: dict, key: str) -> stats.UttErrors:
     a hypothesis id the reference lacks is an error either way."""
     texts = test.get(f"{key}_texts")
     ref, hyp = Path(test["ref"]), Path(test[key])
+    if not ref.is_file():
+        raise ValueError(f"{hyp}: its reference {ref} is missing")
     if texts is None:
-        return stats.errors_from_files(ref, hyp)
-    return stats.checked_errors(stats.read_kaldi_text(ref), texts, ref, hyp)
+        errors = stats.errors_from_files(ref, hyp)
+    else:
+        errors = stats.checked_errors(stats.read_kaldi_text(ref), texts, ref, hyp)
+    recorded = test.get("test_wer" if key == "hyp" else f"test_wer_{key[4:]}")
+    words = sum(n for _, n in errors.values())
+    wer = 100.0 * sum(e for e, _ in errors.values()) / max(1, words)
+    if recorded is not None and abs(wer - recorded) > 1e-6:
+        raise ValueError(f"{hyp}: recorded test WER {recorded:.4f}% but its hypotheses score "
+                         f"{wer:.4f}% against {ref} (the reference changed since decoding?)")  # fmt: skip
+    return errors
 
 
 def ratio_intervals(protocol: Protocol, runs: List[dict], key: str = "hyp") -> tuple:
@@ -136,7 +210,12 @@ def ratio_lines(protocol: Protocol, runs: List[dict]) -> List[str]:
         if intervals:
             seeds_used[decoding] = seeds
     rows = stats.holm_family([r for _, r in labelled])
-    lines = []
+    lines = [f"BL-JUST's test WER over each baseline's, pooled over seeds: 95% interval from a "
+             f"paired bootstrap over test utterances and seeds; the {len(rows)} ratios are one "
+             "family, Holm-corrected (one-sided, \"ratio < 1\"); the simultaneous upper bounds "
+             "hold together with 95% probability and are below 1 only where Holm rejects (a "
+             "rejected comparison's bound is 1.000: the corrected statement is \"ratio < 1\")."
+             ] if rows else []  # fmt: skip
     for decoding, seeds in seeds_used.items():
         missing = sorted(set(protocol.seeds) - set(seeds))
         lines.append(f"- ratios ({decoding}) pool seeds {', '.join(map(str, seeds))}" + (
@@ -169,7 +248,8 @@ def shorter_training_line(runs: List[dict]) -> str:
         f"{label} " + ", ".join(f"seed {seed} {passes(x)}"
                                 for seed, x in sorted(found["per_seed"].get(s, {}).items()))
         for s, label in (("bljust", "BL-JUST"), ("pt_ft", "PT+FT")))  # fmt: skip
-    return (f"- shorter training: PT+FT's best mean dev CER {100 * found['target']:.1f}% is "
+    return (f"- shorter training: PT+FT's best mean dev CER (the lowest point of its mean "
+            f"curve) {100 * found['target']:.1f}% is "
             f"reached by BL-JUST after {passes(mine)} passes, by PT+FT after {passes(ref)}: "
             f"ratio {ratio}. Each seed's own curve, passes to reach it: {per_seed}")
 
@@ -187,15 +267,15 @@ def write(protocol: Protocol, choices: dict, runs: List[dict], out: Path,
              f"{protocol.raw['budget']['epochs']} epochs; largest / smallest passes of any two "
              f"final runs: {compute_spread(runs):.3f}.", "",
              f"Chosen on dev ({tuning_seeds_text(choices)}): " + "; ".join(
-                 f"{s} {c['name']} ({c['train_args'] or 'defaults'}, exploration "
-                 f"{c['exploration_frac']:g}, K {c['lower_steps_per_upper']}; dev CER "
-                 f"{c['dev_cer']:.1f}%)" for s, c in choices["chosen"].items()) +
+                 chosen_text(s, c) for s, c in choices["chosen"].items()) +
              f"; checkpoint rule {choices['checkpoint_rule']} (mean dev WER " + ", ".join(
                  f"{r} {w:.1f}%" for r, w in choices["rule_dev_wer"].items()) + ").", "",
-             table(protocol, runs), resumed_line(runs)]  # fmt: skip
+             table(protocol, runs), "Test WER (%) per seed, CTC / CTC + LM (LM weight "
+             "chosen on dev):", "", per_seed_table(protocol, runs)]  # fmt: skip
+    lines += [line for line in (commits_line(runs), resumed_line(runs)) if line]
     try:
         lines += ratio_lines(protocol, runs)
-    except ValueError as e:  # runs on different utterances, ...
+    except ValueError as e:  # runs on different utterances, a changed reference, ...
         lines.append(f"- ratios: not computed ({e})")
     paths = dict(results=out / "RESULTS.md", json=out / "results.json",
                  dev_cer_vs_compute=out / "dev_cer_vs_compute.png")  # fmt: skip

@@ -228,6 +228,7 @@ def final_runs(protocol: Protocol, data: Path, out: Path, choices: dict, jobs: i
             r.update(records[chain["dev_lm"]["name"]]["value"])
         if "test" in chain:
             r["test"] = records[chain["test"]["name"]]["value"]
+        r["commits"] = {stage: records[job["name"]].get("commit") for stage, job in chain.items()}
     return runs
 
 

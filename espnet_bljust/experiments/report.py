@@ -60,9 +60,9 @@ def results_table(runs: List[dict]) -> str:
             f"{r['lm_weight']:g}" if "lm_weight" in r else "–" for r in ok)))
     columns += [
         ("best dev CER (%)", lambda ok: mean_std([best_dev_cer(r["epochs"]) for r in ok])),
-        ("ticks", lambda ok: _same(r["ticks"] for r in ok)),
-        ("lower updates", lambda ok: _same(r["lower_steps"] for r in ok)),
-        ("upper updates", lambda ok: _same(r["upper_steps"] for r in ok)),
+        ("ticks", lambda ok: distinct_values(r["ticks"] for r in ok)),
+        ("lower updates", lambda ok: distinct_values(r["lower_steps"] for r in ok)),
+        ("upper updates", lambda ok: distinct_values(r["upper_steps"] for r in ok)),
         ("train loop (s)", lambda ok: mean_std([r["train_loop_s"] for r in ok])),
         ("train wall (s)", lambda ok: mean_std([r["train_wall_s"] for r in ok])),
         ("peak RSS (MiB)", lambda ok: f"{max(r['train_peak_rss_mb'] for r in ok):.0f}"),
@@ -144,9 +144,11 @@ def target_lines(runs: List[dict]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _same(values: Iterable[int]) -> str:
+def distinct_values(values: Iterable[int]) -> str:
+    """The one value all runs share ("1400"), else every distinct one
+    ("1396/1400"); "–" for no runs."""
     values = sorted(set(values))
-    return str(values[0]) if len(values) == 1 else "/".join(map(str, values))
+    return "/".join(map(str, values)) if values else "–"
 
 
 def _groups(runs: List[dict]) -> Dict:

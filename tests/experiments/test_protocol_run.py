@@ -10,7 +10,7 @@ import yaml
 from espnet_bljust.bin.score import score
 from espnet_bljust.experiments import protocol_run
 from espnet_bljust.experiments.decoding import read_text
-from espnet_bljust.experiments.protocol import load_protocol
+from espnet_bljust.experiments.protocol import git_commit, load_protocol
 from espnet_bljust.experiments.protocol_jobs import decode_test_set
 
 SMALL = ("--encoder_conf num_blocks=1 --encoder_conf output_size=64 "
@@ -91,9 +91,13 @@ def test_protocol_end_to_end(split, tmp_path, capsys):
             model["bilevel_state.unlabeled_offset"])
         assert run["joint_upper_steps"] > 0
         assert drawn == run["lower_steps"] + run["joint_upper_steps"], run["strategy"]
+        # the code each job ran: the checkout's commit when it started
+        assert set(run["commits"]) == {"train", "dev_lm", "test"}
+        assert set(run["commits"].values()) == {git_commit()}
     passes = [r["passes"] for r in runs]
     assert max(passes) / min(passes) <= 1.05, passes
     results = paths["results"].read_text()
+    assert f"ran at (strategy seed): training {git_commit()[:7]}" in results
     assert choices["protocol_sha256"] in results and "| bljust | 2 |" in results
     # BL-JUST over JUST with a bootstrap interval, CTC and CTC + LM
     assert results.count("- BL-JUST / just (") == 2 and "95% interval (unadjusted) [" in results

@@ -4,6 +4,7 @@ saved records, and a chain run again where its models are gone."""
 import json
 
 from espnet_bljust.experiments.ledger import Ledger
+from espnet_bljust.experiments.protocol import git_commit
 from espnet_bljust.experiments.schedule import run_jobs
 
 
@@ -30,6 +31,9 @@ def test_a_chain_runs_in_order_and_is_reused(tmp_path, capsys):
     records = run_jobs(chain(tmp_path, model), 2, 0)
     assert started(capsys) == ["train", "decode"]
     assert records["train"]["ok"] and records["decode"]["value"] == 1
+    # each record names the commit its job ran at, outside its key
+    assert records["train"]["commit"] == records["decode"]["commit"] == git_commit()
+    assert json.loads((tmp_path / "train.json").read_text())["commit"] == git_commit()
     run_jobs(chain(tmp_path, model), 2, 0)
     assert started(capsys) == []
 
