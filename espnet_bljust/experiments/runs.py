@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
+from espnet_bljust.experiments.protocol import git_commit
+
 # Imported once by the fork server; every child run starts from there.
 PRELOAD = (
     "espnet_bljust.experiments.training",
@@ -85,12 +87,14 @@ class AnonPeakSampler:
 
 # ------------------------------------------------------------ child runs
 _CONTEXT = None
+_SERVER_COMMIT = None  # the checkout's commit when the fork server was set up
 
 
 def _context(preload: Sequence[str] = PRELOAD):
     """The forkserver context (started on first use, with ``preload`` imported)."""
-    global _CONTEXT
+    global _CONTEXT, _SERVER_COMMIT
     if _CONTEXT is None:
+        _SERVER_COMMIT = git_commit()
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(list(preload))
     return _CONTEXT
@@ -151,6 +155,7 @@ class ChildRun:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.result_path.exists():
             self.result_path.unlink()
+        self.gpu = gpu
         context = multiprocessing.get_context("spawn") if gpu else _context()
         self.process = context.Process(
             target=_child_entry,
@@ -158,6 +163,13 @@ class ChildRun:
         )
 
     def start(self) -> "ChildRun":
+        """Start the child; ``commit`` is then the commit of the code it runs:
+        the fork server's (it imported the training and decoding modules
+        once, when it was set up), a spawned child's own at its start;
+        ``checkout_commit`` the checkout's now (where modules the server did
+        not preload come from)."""
+        self.checkout_commit = git_commit()
+        self.commit = self.checkout_commit if self.gpu else _SERVER_COMMIT
         self.process.start()
         return self
 

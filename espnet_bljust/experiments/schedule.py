@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from espnet_bljust.experiments.lm_search import finish_lm_train, lm_key, same_lm_decoding
-from espnet_bljust.experiments.protocol import git_commit
 from espnet_bljust.experiments.runs import ChildRun
 
 def execute(runs: List[dict], args: argparse.Namespace,
@@ -230,8 +229,9 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1, ledger=None) -> Dic
     :class:`~espnet_bljust.experiments.ledger.Ledger`). Stopped (Ctrl-C,
     SIGTERM turned into SystemExit), the running children are stopped too.
     Returns {name: saved record}: key, ok, error, value, wall_s, peak_rss_mb
-    and commit (the checkout's commit when the job started: the code it ran;
-    not part of the key, so a record stays reusable across commits).
+    and commit (the commit of the code the job ran, see :class:`ChildRun`;
+    with checkout_commit where the checkout had moved on since; neither is
+    part of the key, so a record stays reusable across commits).
     Own loop, not concurrent.futures: a pool's workers are reused and cannot
     be killed one by one on SIGTERM.
     """
@@ -249,15 +249,17 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1, ledger=None) -> Dic
                                  gpu=job.get("gpu", False)).start()  # fmt: skip
                 print(f"[start] {job['name']} (log {job['log']}, pid {child.process.pid})",
                       flush=True)  # fmt: skip
-                active.append((chain, child, git_commit()))
+                active.append((chain, child))
             time.sleep(0.5)
-            for chain, child, commit in [a for a in active if a[1].done()]:
-                active.remove((chain, child, commit))
+            for chain, child in [a for a in active if a[1].done()]:
+                active.remove((chain, child))
                 job = chain[0]
                 result = child.result()
                 record = dict(key=job["key"], **{k: result.get(k) for k in
                               ("ok", "error", "value", "wall_s", "peak_rss_mb")},
-                              commit=commit)  # fmt: skip
+                              commit=child.commit)  # fmt: skip
+                if child.checkout_commit != child.commit:
+                    record["checkout_commit"] = child.checkout_commit
                 _write_json(Path(job["result"]), record)
                 records[job["name"]] = record
                 if record["ok"] and ledger is not None:
@@ -269,7 +271,7 @@ def run_jobs(jobs: List[dict], n: int = 1, threads: int = 1, ledger=None) -> Dic
                       + ("" if record["ok"] else f" {record['error']}; see {job['log']}"),
                       flush=True)  # fmt: skip
     finally:
-        for chain, child, _ in active:
+        for chain, child in active:
             child.stop()
             again = ("continued" if chain[0]["kwargs"].get("resume") else "started again")
             print(f"[stopped] {chain[0]['name']} (pid {child.process.pid}): {again} by the next "

@@ -34,8 +34,19 @@ def test_a_chain_runs_in_order_and_is_reused(tmp_path, capsys):
     # each record names the commit its job ran at, outside its key
     assert records["train"]["commit"] == records["decode"]["commit"] == git_commit()
     assert json.loads((tmp_path / "train.json").read_text())["commit"] == git_commit()
+    assert "checkout_commit" not in records["train"]
     run_jobs(chain(tmp_path, model), 2, 0)
     assert started(capsys) == []
+
+
+def test_a_record_names_the_fork_servers_commit_and_a_moved_checkout(tmp_path, monkeypatch):
+    from espnet_bljust.experiments import runs
+
+    runs._context()  # the server imported its modules at some earlier commit
+    monkeypatch.setattr(runs, "_SERVER_COMMIT", "0" * 40)
+    records = run_jobs(chain(tmp_path, tmp_path / "model.pth"), 1, 0)
+    assert records["train"]["commit"] == "0" * 40
+    assert records["train"]["checkout_commit"] == git_commit()
 
 
 def test_a_chain_whose_model_is_gone_runs_from_its_start_unless_it_is_complete(tmp_path, capsys):
