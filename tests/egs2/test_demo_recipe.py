@@ -25,8 +25,9 @@ TINY_TRAIN = (
     "--encoder_conf linear_units=128 --use_tensorboard false --normalize global_mvn"
 )
 # asr.sh's tag: the config's name, the token type, then the --asr_args with "--" as "_"
-# and without blanks, "|", "=" and "/".
-TAG = "train_char" + re.sub(r"[ |=/]", "", TINY_TRAIN.replace("--", "_"))
+# and without blanks, "|", "=" and "/", then "_sp" (the runs here perturb the speed).
+TAG = "train_char" + re.sub(r"[ |=/]", "", TINY_TRAIN.replace("--", "_")) + "_sp"
+STATS = Path("exp") / "asr_stats_raw_char_sp" / "train" / "feats_stats.npz"
 GREEDY = "decode_ctc_greedy"
 MODEL = "valid.cer_ctc.best"
 FACTORS = "0.9 1.0 1.1"
@@ -73,7 +74,8 @@ def test_help_and_bad_options_fail_in_one_line(recipe):
     assert len(names) > 40
     for name in names:
         assert re.search(rf"^  --{name} +\S.* \(default: .+\)$", help_text, flags=re.M), name
-    assert re.search(r"^  --stop_stage +last stage to run \(1-15\) \(default: 15\)$", help_text, flags=re.M)
+    assert re.search(r"^  --stop_stage +last stage to run \(1-15; larger, e\.g\. asr\.sh's 10000: to "
+                     r"the end\) \(default: 15\)$", help_text, flags=re.M)  # fmt: skip
     for name in ("asr_config", "asr_args", "asr_tag", "asr_exp", "train_set", "valid_set",
                  "test_sets", "inference_config", "inference_args", "inference_asr_model",
                  "lm_config", "use_lm", "token_type", "nbpe", "skip_data_prep", "skip_train",
@@ -93,6 +95,23 @@ def test_help_and_bad_options_fail_in_one_line(recipe):
     assert "--stage 6 is after --stop_stage 5" in one_line_error(
         run("--stage", "6", "--stop-stage", "5"))
     assert "--strategy bilevel: not one of" in one_line_error(run("--strategy", "bilevel"))
+    # numbers, sets and asr.sh's format options, each named before anything runs
+    for option, value, message in (
+            ("--nj", "abc", "--nj abc: not a positive integer"),
+            ("--inference_nj", "0", "--inference_nj 0: not a positive integer"),
+            ("--num_nodes", "abc", "--num_nodes abc: not a positive integer"),
+            ("--nbpe", "x", "--nbpe x: not a positive integer"),
+            ("--ngpu", "abc", "--ngpu abc: not a number of GPUs"),
+            ("--min_wav_duration", "abc", "--min_wav_duration abc: not a duration in seconds"),
+            ("--max_wav_duration", "0.05", "--min_wav_duration 0.1 is above --max_wav_duration 0.05"),
+            ("--test_sets", "", "--test_sets is empty"),
+            ("--valid_set", " ", "--valid_set is empty"),
+            ("--feats_type", "fbank_pitch", "--feats_type fbank_pitch: only raw"),
+            ("--audio_format", "flac", "--audio_format flac: only wav")):  # fmt: skip
+        assert message in one_line_error(run(option, value)), option
+    assert "would share one decode dir" in one_line_error(run(
+        "--inference_tag", "mine", "--inference_config",
+        "conf/decode_ctc_greedy.yaml conf/decode_ctc_beam.yaml"))  # fmt: skip
     assert "expected \"true\" or \"false\": --use-lm maybe" in one_line_error(
         run("--use-lm", "maybe"))
     assert not (recipe / "data").exists()  # nothing ran
@@ -101,6 +120,12 @@ def test_help_and_bad_options_fail_in_one_line(recipe):
     assert only9.returncode == 0, only9.stderr
     assert re.findall(r"stage (\d+):", only9.stdout) == ["9"]
     assert "stage 9: no n-gram LM: kenlm is not a dependency" in only9.stdout
+    # asr.sh's --stop_stage 10000 (its default) runs to the last stage; asr.sh's
+    # --feats_type raw and --audio_format wav are accepted (15 is skipped by default)
+    last = run("--stage", "15", "--stop_stage", "10000", "--feats_type", "raw",
+               "--audio_format", "wav")  # fmt: skip
+    assert last.returncode == 0, last.stderr
+    assert re.findall(r"stage (\d+):", last.stdout) == []
 
 
 @pytest.fixture(scope="module")
@@ -158,11 +183,11 @@ def test_stages_by_asr_sh_numbers(full_run):
         assert f"stage {n}: no LM (--use_lm false): no " in done.stdout
     assert "stage 9: no n-gram LM" in done.stdout
     # 10: statistics over both streams (global_mvn), used by the training (11)
-    stats = recipe / "exp" / "asr_stats_raw_char" / "train" / "feats_stats.npz"
+    stats = recipe / STATS  # "_sp": statistics of the perturbed set
     assert stats.exists()
     exp = recipe / "exp" / f"asr_{TAG}"  # the tag derived as asr.sh derives it
     config = yaml.safe_load((exp / "config.yaml").read_text())
-    assert config["normalize_conf"]["stats_file"] == "exp/asr_stats_raw_char/train/feats_stats.npz"
+    assert config["normalize_conf"]["stats_file"] == str(STATS)
     assert config["train_data_path_and_name_and_type"][0][0] == "dump/raw/train_labeled_sp/wav.scp"
     assert config["frontend_conf"]["fs"] == 16000
     # 12: two decoding jobs, merged and sorted; 13: scored
@@ -210,7 +235,7 @@ def test_restart_at_stage_11_to_13_reuses_the_trained_model(full_run):
     exp = recipe / "exp" / f"asr_{TAG}"
     model = (exp / f"{MODEL}.pth").resolve()
     model_time = model.stat().st_mtime_ns
-    stats = (recipe / "exp" / "asr_stats_raw_char" / "train" / "feats_stats.npz").stat()
+    stats = (recipe / STATS).stat()
     hyp_file = exp / f"{GREEDY}_{MODEL}" / "test" / "1best_recog" / "text"
     old_hyps = hyp_file.read_text()
     again = run_recipe(recipe, env, "--stage", "11", "--stop-stage", "13",
@@ -220,9 +245,40 @@ def test_restart_at_stage_11_to_13_reuses_the_trained_model(full_run):
     assert ran == [11, 12, 13]
     assert "stage 12: decoding test" in again.stdout and "stage 13: scoring" in again.stdout
     assert model.stat().st_mtime_ns == model_time  # resumed at its last epoch: not retrained
-    assert (recipe / "exp" / "asr_stats_raw_char" / "train" / "feats_stats.npz").stat() == stats
+    assert (recipe / STATS).stat() == stats
     assert hyp_file.read_text() == old_hyps  # same model, same greedy output
     assert "Next steps:" in again.stdout and "    REF: " in again.stdout
+
+
+def test_decode_dir_names_the_inference_args(full_run):
+    recipe, env, _ = full_run
+    exp = recipe / "exp" / f"asr_{TAG}"
+    done = run_recipe(recipe, env, "--stage", "12", "--stop_stage", "12", "--speed_perturb_factors",
+                      FACTORS, "--inference_args", "--beam_size 2", "--inference_nj", "1")  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # as asr.sh: the options are in the name, so the earlier decode is not overwritten
+    beam2 = exp / f"{GREEDY}_beam_size2_{MODEL}" / "test" / "1best_recog" / "text"
+    assert len(lines(beam2)) == 8
+    assert len(lines(exp / f"{GREEDY}_{MODEL}" / "test" / "1best_recog" / "text")) == 8
+    tagged = run_recipe(recipe, env, "--stage", "12", "--stop_stage", "12", "--speed_perturb_factors",
+                        FACTORS, "--inference_tag", "mine", "--inference_nj", "1")  # fmt: skip
+    assert tagged.returncode == 0, tagged.stdout[-3000:] + tagged.stderr[-3000:]
+    assert len(lines(exp / "mine" / "test" / "1best_recog" / "text")) == 8
+
+
+def test_valid_set_decoded_as_a_test_set_is_filtered_like_training(full_run, tmp_path):
+    recipe, env, _ = full_run
+    copy = tmp_path / "copy"
+    shutil.copytree(recipe, copy, symlinks=True, ignore=shutil.ignore_patterns("exp", "dump", "downloads"))
+    done = run_recipe(copy, env, "--stage", "3", "--stop_stage", "4", "--speed_perturb_factors",
+                      FACTORS, "--test_sets", "test dev")  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # dev is the valid set: formatted into org/ once, then filtered into dump/raw/dev
+    assert done.stdout.count("stage 3: formatting data/dev") == 1
+    assert len(lines(copy / "dump" / "raw" / "org" / "dev" / "wav.scp")) == 12
+    assert len(lines(copy / "dump" / "raw" / "dev" / "wav.scp")) == 12
+    assert not (copy / "dump" / "raw" / "org" / "test").exists()
+    assert "validated: train_labeled_sp train_unlabeled dev test" in done.stdout
 
 
 def test_bpe_token_stage(full_run):

@@ -4,7 +4,7 @@ The corpus is the shared FSDD copy (``FSDD=../shared/data/fsdd``, skipped where 
 originals that stage 3 resamples to 16 kHz); two speakers and one take per
 digit per set keep it small. One run of stages 1-14 (asr.sh's numbers; the LM in 6-8), then the packed zip loaded
 with ``Speech2Text.from_pretrained`` to transcribe a test wav, and a restart at
-stage 12 that reuses the trained model.
+stage 12 that reuses the trained model; and a wrong corpus folder named, not downloaded over.
 """
 
 import re
@@ -26,6 +26,9 @@ SPLIT = "--labeled_takes 1 --unlabeled_takes 1 --dev_takes 1 --test_takes 1 --sp
 MODEL = "valid.cer_ctc.ave"  # run.sh: the average of the n best dev checkpoints
 DECODE = "decode"  # conf/decode.yaml
 DECODE_LM = "decode_lm"  # conf/decode_lm.yaml: CTC + the LM of conf/train_lm.yaml
+# decode dir names, as asr.sh's: the config's, then the fused LM's, then the model's
+DECODE_DIRS = {DECODE: f"{DECODE}_{MODEL}",
+               DECODE_LM: f"{DECODE_LM}_lm_train_lm_char_valid.loss.best_{MODEL}"}  # fmt: skip
 
 def run_recipe(recipe, env, *args):
     cmd = [str(recipe / "run.sh"), "--asr_args", TINY_TRAIN, "--asr_tag", "tiny",
@@ -64,7 +67,7 @@ def test_every_stage_on_real_speech(full_run):
     config = yaml.safe_load((exp / "config.yaml").read_text())
     assert config["strategy"] == "bljust" and config["unlabeled_data_path_and_name_and_type"]
     for decode in (DECODE, DECODE_LM):
-        hyps = (exp / f"{decode}_{MODEL}" / "test" / "1best_recog" / "text").read_text()
+        hyps = (exp / DECODE_DIRS[decode] / "test" / "1best_recog" / "text").read_text()
         assert len(hyps.splitlines()) == 20
     results = (exp / "RESULTS.md").read_text()
     for decode in (DECODE, DECODE_LM):
@@ -80,9 +83,9 @@ def test_every_stage_on_real_speech(full_run):
     # the LM predicts test better than a uniform guess over its tokens
     assert isinstance(lm_config["token_list"], list)
     assert float((lm_exp / "perplexity_test" / "ppl").read_text()) < len(lm_config["token_list"])
-    log = (exp / f"{DECODE_LM}_{MODEL}" / "test" / "logdir" / "asr_inference.1.log").read_text()
+    log = (exp / DECODE_DIRS[DECODE_LM] / "test" / "logdir" / "asr_inference.1.log").read_text()
     assert "lm_file" in log and "lm_train_lm_char/valid.loss.best.pth" in log
-    log = (exp / f"{DECODE}_{MODEL}" / "test" / "logdir" / "asr_inference.1.log").read_text()
+    log = (exp / DECODE_DIRS[DECODE] / "test" / "logdir" / "asr_inference.1.log").read_text()
     assert "lm_train_lm_char" not in log
     assert "- LM: `exp/lm_train_lm_char/valid.loss.best.pth`" in results
     card = (exp / "README.md").read_text()
@@ -109,7 +112,7 @@ def test_packed_zip_loads_with_from_pretrained(full_run):
         # loaded from the zip; espnet's beam search drops a scorer of weight 0
         assert ("lm" in speech2text.beam_search.full_scorers) == (options["lm_weight"] > 0)
         text, tokens, *_ = speech2text(speech)[0]
-        recog = read_text(exp / f"{decode}_{MODEL}" / "test" / "1best_recog" / "text")
+        recog = read_text(exp / DECODE_DIRS[decode] / "test" / "1best_recog" / "text")
         assert text == recog[uid], decode
         assert "".join(tokens).replace("<space>", " ") == text
 
@@ -118,7 +121,7 @@ def test_restart_at_stage_12_reuses_training(full_run):
     recipe, env, _ = full_run
     exp = recipe / "exp" / "asr_tiny"
     ckpt = (exp / "checkpoint.pth").stat().st_mtime_ns
-    hyp_file = exp / f"{DECODE}_{MODEL}" / "test" / "1best_recog" / "text"
+    hyp_file = exp / DECODE_DIRS[DECODE] / "test" / "1best_recog" / "text"
     old = hyp_file.read_text()
     again = run_recipe(recipe, env, "--stage", "12", "--stop-stage", "13")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
@@ -126,3 +129,14 @@ def test_restart_at_stage_12_reuses_training(full_run):
     assert ran == [12, 13]
     assert (exp / "checkpoint.pth").stat().st_mtime_ns == ckpt
     assert hyp_file.read_text() == old
+
+
+def test_a_folder_that_is_no_fsdd_root_is_named_not_downloaded_over(tmp_path):
+    wrong = tmp_path / "not_fsdd"
+    (wrong / "wav").mkdir(parents=True)
+    recipe, env = copy_recipe("fsdd", tmp_path, FSDD=str(wrong))
+    done = subprocess.run(["local/data.sh", "--python", "python"], cwd=recipe, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode != 0
+    assert f"FSDD={wrong} holds neither recordings/ nor recordings_16k/" in done.stderr
+    assert not (recipe / "downloads").exists() and not (recipe / "data").exists()

@@ -55,7 +55,7 @@ max_stage=15
 
 # <options> (name=default  # meaning; ./run.sh --help prints them)
 stage=1                    # first stage to run (1-15)
-stop_stage=15              # last stage to run (1-15)
+stop_stage=15              # last stage to run (1-15; larger, e.g. asr.sh's 10000: to the end)
 skip_data_prep=false       # skip stages 1-5
 skip_train=false           # skip stages 6-11
 skip_eval=false            # skip stages 12-13
@@ -75,6 +75,8 @@ test_sets=test             # the test sets (space separated)
 speed_perturb_factors=     # speed perturbation factors, e.g. "0.9 1.0 1.1" (empty: none)
 speed_perturb_unlabeled=false  # perturb the unlabeled set too
 fs=16k                     # sampling rate of the dumped audio (16000 or 16k)
+feats_type=raw             # asr.sh's; raw only: the dumped audio is the model's input
+audio_format=wav           # asr.sh's; wav only: the dump is PCM16 wav
 min_wav_duration=0.1       # shorter training utterances are removed (seconds)
 max_wav_duration=20        # longer training utterances are removed (seconds)
 token_type=char            # char or bpe
@@ -93,6 +95,7 @@ inference_lm=valid.loss.best.pth  # the LM model file decoding fuses
 inference_config=          # decoding configs (space separated; empty: espnet2 defaults)
 inference_args=            # more options of espnet2.bin.asr_inference
 inference_asr_model=       # model file to decode and pack (empty: the best there is)
+inference_tag=             # decode dir name (empty: from the config, inference_args, the LM and the model)
 expdir=exp                 # where experiments go
 dumpdir=dump               # where dumped audio and lists go
 corpus_name=               # corpus name of the model card (empty: the recipe's)
@@ -115,11 +118,26 @@ help_message="${help_message//%/%%}"  # parse_options.sh prints it with printf
 . utils/parse_options.sh
 [ $# -eq 0 ] || die "unexpected argument $1 (options are --name value; see --help)"
 
-for s in stage stop_stage; do
-    [[ "${!s}" =~ ^[0-9]+$ ]] && [ "${!s}" -ge "${min_stage}" ] && [ "${!s}" -le "${max_stage}" ] \
-        || die "--${s} ${!s}: no such stage (stages are ${min_stage}-${max_stage}; see --help)"
-done
+[[ "${stage}" =~ ^[0-9]+$ ]] && [ "${stage}" -ge "${min_stage}" ] && [ "${stage}" -le "${max_stage}" ] \
+    || die "--stage ${stage}: no such stage (stages are ${min_stage}-${max_stage}; see --help)"
+# as asr.sh: a last stage beyond the end (its default is 10000) runs to the end
+[[ "${stop_stage}" =~ ^[0-9]+$ ]] && [ "${stop_stage}" -ge "${min_stage}" ] \
+    || die "--stop_stage ${stop_stage}: no such stage (stages are ${min_stage}-${max_stage}; see --help)"
 [ "${stage}" -le "${stop_stage}" ] || die "--stage ${stage} is after --stop_stage ${stop_stage}"
+for o in nj inference_nj num_nodes nbpe speech_fold_length text_fold_length; do
+    [[ "${!o}" =~ ^[1-9][0-9]*$ ]] || die "--${o} ${!o}: not a positive integer"
+done
+[[ "${ngpu}" =~ ^[0-9]+$ ]] || die "--ngpu ${ngpu}: not a number of GPUs (0: CPU)"
+for o in min_wav_duration max_wav_duration; do
+    [[ "${!o}" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] || die "--${o} ${!o}: not a duration in seconds"
+done
+awk -v lo="${min_wav_duration}" -v hi="${max_wav_duration}" 'BEGIN { exit !(lo <= hi) }' \
+    || die "--min_wav_duration ${min_wav_duration} is above --max_wav_duration ${max_wav_duration}"
+for o in train_set unlabeled_set valid_set test_sets; do
+    [ -n "${!o// /}" ] || die "--${o} is empty: name the set (see --help)"
+done
+[ "${feats_type}" = raw ] || die "--feats_type ${feats_type}: only raw (the model reads the dumped audio)"
+[ "${audio_format}" = wav ] || die "--audio_format ${audio_format}: only wav (the dump is PCM16 wav)"
 
 # shellcheck disable=SC1091
 [ -f ./path.sh ] && . ./path.sh
@@ -139,6 +157,9 @@ ${python} -c "import espnet_bljust" 2> /dev/null \
 for cfg in ${inference_config}; do
     [ -f "${cfg}" ] || die "--inference_config ${cfg}: no such file"
 done
+n_configs=$(echo ${inference_config} | wc -w)
+[ -z "${inference_tag}" ] || [ "${n_configs}" -le 1 ] \
+    || die "--inference_tag ${inference_tag} with ${n_configs} --inference_config: they would share one decode dir"
 case "${token_type}" in char|bpe) ;; *) die "--token_type ${token_type}: must be char or bpe" ;; esac
 case "${bpemode}" in unigram|bpe) ;; *) die "--bpemode ${bpemode}: must be unigram or bpe" ;; esac
 case "${strategy}" in ""|bljust|just|pt_ft|supervised) ;; *) die "--strategy ${strategy}: not one of bljust, just, pt_ft, supervised" ;; esac
@@ -177,9 +198,11 @@ if [ -z "${asr_tag}" ]; then  # as asr.sh: the config's name, then what changes 
     asr_tag="$(basename "${asr_config}" .yaml)_${token_tag}"
     [ -n "${strategy}" ] && asr_tag+="_${strategy}"
     [ -n "${asr_args}" ] && asr_tag+="$(echo "${asr_args}" | sed -e 's/--/_/g' -e 's/[ |=/]//g')"
+    [ -n "${speed_perturb_factors}" ] && asr_tag+="_sp"
 fi
 [ -n "${asr_exp}" ] || asr_exp="${expdir}/asr_${asr_tag}"
 stats_dir="${expdir}/asr_stats_raw_${token_tag}"
+[ -n "${speed_perturb_factors}" ] && stats_dir+="_sp"  # statistics of the perturbed sets
 stats_file="${stats_dir}/train/feats_stats.npz"
 [ -n "${lm_tag}" ] || lm_tag="$(basename "${lm_config:-lm}" .yaml)_${token_tag}"
 lm_exp="${expdir}/lm_${lm_tag}"
@@ -295,11 +318,17 @@ resolve_model() {
     die "no trained model in ${asr_exp} (run stage 11 first)"
 }
 
-inference_tag() {
-    # inference_tag <config or empty> <model>: the decode dir name.
-    local cfg=default
-    [ -n "$1" ] && cfg=$(basename "$1" .yaml)
-    echo "${cfg}_$(basename "$2" .pth)"
+decode_tag() {
+    # decode_tag <config or empty> <model>: the decode dir name: --inference_tag, else (as
+    # asr.sh) the config's name, the --inference_args, the LM where it is fused, the model.
+    local tag=default
+    if [ -n "${inference_tag}" ]; then echo "${inference_tag}"; return; fi
+    [ -n "$1" ] && tag=$(basename "$1" .yaml)
+    [ -n "${inference_args}" ] && tag+="$(echo "${inference_args}" | sed -e 's/--/_/g' -e 's/[ |=/]//g')"
+    if [ "${use_lm}" = true ] && fuses_lm "$1"; then
+        tag+="_$(basename "${lm_exp}")_$(basename "${inference_lm}" .pth)"
+    fi
+    echo "${tag}_$(basename "$2" .pth)"
 }
 
 require_lm() {
@@ -425,10 +454,15 @@ fi
 
 # ------------------------------------------------------------------ 3. format wav
 if run_stage 3 "${skip_data_prep}"; then
-    for s in ${train_set} ${unlabeled_set} ${valid_set} ${test_sets}; do
+    # as asr.sh: the training and valid sets into org/ (stage 4 filters them into
+    # dump/raw/), the other test sets straight into dump/raw/; each set once
+    for s in $(echo ${train_set} ${unlabeled_set} ${valid_set} ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++'); do
         [ -f "${data}/${s}/wav.scp" ] || die "stage 3: ${data}/${s}/wav.scp missing (run stages 1-2)"
         out="${raw}/org/${s}"
-        [[ " ${test_sets} " == *" ${s} "* ]] && out="${raw}/${s}"
+        case " ${train_set} ${unlabeled_set} ${valid_set} " in
+            *" ${s} "*) ;;
+            *) out="${raw}/${s}" ;;
+        esac
         stamp="${out}/.done"  # the settings it was made with
         if newer_than "${stamp}" "${data}/${s}/wav.scp" "${data}/${s}/text" "${data}/${s}/utt2spk" \
                 && [ "$(cat "${stamp}")" = "--fs ${fs_hz}" ]; then
@@ -467,7 +501,9 @@ if run_stage 4 "${skip_data_prep}"; then
     dur_opts="--min_duration ${min_wav_duration} --max_duration ${max_wav_duration}"
     items=("${raw}/${train_set}:${audio_opts} ${dur_opts}"
            "${raw}/${unlabeled_set}:--unlabeled ${audio_opts} ${dur_opts}")
-    for s in ${valid_set} ${test_sets}; do items+=("${raw}/${s}:${audio_opts}"); done
+    for s in $(echo ${valid_set} ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++'); do
+        [ "${s}" = "${train_set}" ] || [ "${s}" = "${unlabeled_set}" ] || items+=("${raw}/${s}:${audio_opts}")
+    done
     validate_sets "${expdir}/validate_dump" "${items[@]}"
 fi
 
@@ -651,8 +687,11 @@ if run_stage 11 "${skip_train}"; then
     status=0
     wait "${train_pid}" || status=$?
     if [ "${status}" -ne 0 ]; then
-        show_log_tail "${train_log}"
-        die "stage 11 (training) failed: see ${train_log}"
+        # the launcher's own failures (before any training process) are in launch.log
+        failed_log="${train_log}"
+        [ -s "${train_log}" ] || [ ! -s "${asr_exp}/launch.log" ] || failed_log="${asr_exp}/launch.log"
+        show_log_tail "${failed_log}"
+        die "stage 11 (training) failed: see ${failed_log}"
     fi
     log "stage 11: trained; model $(resolve_model) in ${asr_exp}"
 fi
@@ -664,7 +703,7 @@ if run_stage 12 "${skip_eval}"; then
     model=$(resolve_model)
     if [ "${gpu_inference}" = true ]; then _cmd="${cuda_cmd}"; _ngpu=1; else _cmd="${decode_cmd}"; _ngpu=0; fi
     for cfg in "${configs[@]}"; do
-        tag=$(inference_tag "${cfg}" "${model}")
+        tag=$(decode_tag "${cfg}" "${model}")
         cfg_opts=()
         [ -n "${cfg}" ] && cfg_opts=(--config "${cfg}")
         if [ "${use_lm}" = true ] && fuses_lm "${cfg}"; then
@@ -727,7 +766,7 @@ print((yaml.safe_load(open(sys.argv[1])) or {}).get("strategy", "bljust"))' "${a
         echo "|---|---|---|---|---|"
     } > "${results}.tmp"
     for cfg in "${configs[@]}"; do
-        tag=$(inference_tag "${cfg}" "${model}")
+        tag=$(decode_tag "${cfg}" "${model}")
         for t in ${test_sets}; do
             dir="${asr_exp}/${tag}/${t}"
             [ -f "${dir}/1best_recog/text" ] || die "stage 13: ${dir}/1best_recog/text missing (run stage 12)"

@@ -14,7 +14,7 @@
 # matching decoding config and model file); every other option goes to bljust.sh:
 #   ./run.sh                                     # 1 GPU on this machine
 #   ./run.sh --ngpu 2 --asr_args "--batch_bins 32000000 --unlabeled_batch_bins 28000000 --accum_grad 1"
-#   ./run.sh --local_data_opts "--labeled_hours 100"   # another labeled budget (stage 1 reruns)
+#   ./run.sh --local_data_opts "--labeled_hours 100" --asr_tag labeled100h   # another labeled budget
 #   cmd_backend=slurm ./run.sh --ngpu 8 --num_nodes 2 ...   # Slurm, 2 nodes x 8 GPUs
 #   ./run.sh --strategy pt_ft                    # the PT+FT baseline, same data and model
 #   ./run.sh --stage 12 --gpu_inference true --inference_nj 4
