@@ -193,6 +193,20 @@ def git_commit(repo: Path = REPO) -> Optional[str]:
     return sha + ("+dirty" if dirty else "")
 
 
+def same_package(a: str, b: str, repo: Path = REPO) -> Optional[bool]:
+    """Whether commits ``a`` and ``b`` hold the same ``espnet_bljust`` package
+    (records, docs and tests may differ); None where that cannot be told (a
+    "+dirty" checkout, no git, an unknown commit)."""
+    if "+" in a or "+" in b:
+        return None
+    try:
+        code = subprocess.run(["git", "diff", "--quiet", a, b, "--", "espnet_bljust"], cwd=repo,
+                              capture_output=True).returncode  # fmt: skip
+    except OSError:
+        return None
+    return {0: True, 1: False}.get(code)
+
+
 def stamp(protocol: Protocol) -> Dict[str, Optional[str]]:
     """What every result records: the protocol's file and sha256, the commit."""
     return dict(protocol=str(protocol.path), protocol_sha256=protocol.sha256, commit=git_commit())

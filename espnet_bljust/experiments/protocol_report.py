@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 from espnet_bljust.evaluation import stats
 from espnet_bljust.experiments import plots
 from espnet_bljust.experiments.budget import passes_from_counters, plan_for_budget
-from espnet_bljust.experiments.protocol import Protocol, Trial, stamp
+from espnet_bljust.experiments.protocol import Protocol, Trial, same_package, stamp
 from espnet_bljust.experiments.report import distinct_values, mean_std
 
 BASELINES = ("pt_ft", "supervised", "just")
@@ -117,16 +117,26 @@ def _short(commit: Optional[str]) -> str:
     return sha[:7] + plus + rest
 
 
+def _code_of(commit: Optional[str], checkout: Optional[str]) -> str:
+    """A job's code: the fork server's commit, and the checkout's where the
+    modules a job imports itself (not preloaded) may have differed."""
+    if checkout and commit and same_package(commit, checkout) is not True:
+        return f"{_short(commit)} (modules not preloaded: {_short(checkout)})"
+    return _short(commit)
+
+
 def commits_line(runs: List[dict]) -> str:
     """The commits the final runs' jobs ran at (recorded when each job
-    started; "not recorded" for records made before the harness kept them)."""
+    started; "not recorded" for records made before the harness kept them,
+    or without git)."""
     parts = []
     for stage, what in (("train", "training"), ("dev_lm", "LM weight on dev"),
                         ("test", "test decoding")):  # fmt: skip
         at: Dict[str, List[str]] = {}
         done = [r for r in runs if stage in r.get("commits", {})]
         for r in done:
-            at.setdefault(_short(r["commits"][stage]), []).append(f"{r['strategy']} {r['seed']}")
+            code = _code_of(r["commits"][stage], r.get("checkouts", {}).get(stage))
+            at.setdefault(code, []).append(f"{r['strategy']} {r['seed']}")
         if at:
             parts.append(f"{what} " + ", ".join(
                 f"{c} ({'all' if len(names) == len(done) else ', '.join(names)})"
@@ -213,8 +223,9 @@ def ratio_lines(protocol: Protocol, runs: List[dict]) -> List[str]:
     lines = [f"BL-JUST's test WER over each baseline's, pooled over seeds: 95% interval from a "
              f"paired bootstrap over test utterances and seeds; the {len(rows)} ratios are one "
              "family, Holm-corrected (one-sided, \"ratio < 1\"); the simultaneous upper bounds "
-             "hold together with 95% probability and are below 1 only where Holm rejects (a "
-             "rejected comparison's bound is 1.000: the corrected statement is \"ratio < 1\")."
+             "hold together with 95% probability and are below 1 only where Holm rejects (unless "
+             "Holm rejects all of them, a rejected comparison's bound is 1.000: the corrected "
+             "statement is \"ratio < 1\")."
              ] if rows else []  # fmt: skip
     for decoding, seeds in seeds_used.items():
         missing = sorted(set(protocol.seeds) - set(seeds))

@@ -229,6 +229,9 @@ def final_runs(protocol: Protocol, data: Path, out: Path, choices: dict, jobs: i
         if "test" in chain:
             r["test"] = records[chain["test"]["name"]]["value"]
         r["commits"] = {stage: records[job["name"]].get("commit") for stage, job in chain.items()}
+        r["checkouts"] = {stage: records[job["name"]]["checkout_commit"]
+                          for stage, job in chain.items()
+                          if records[job["name"]].get("checkout_commit")}  # fmt: skip
     return runs
 
 

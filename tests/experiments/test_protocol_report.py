@@ -139,6 +139,28 @@ def test_commits_line_names_each_jobs_commit():
     assert commits_line([dict(strategy="just", seed=1)]) == ""
 
 
+def test_commits_line_names_the_checkout_only_where_the_package_differed():
+    import subprocess
+
+    from espnet_bljust.experiments.argv import REPO
+
+    def commits(*args):
+        return subprocess.run(["git", "log", "--format=%H", *args], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.split()  # fmt: skip
+
+    # the last two commits that changed the package; the later one's parent has the package
+    # as the earlier one left it (e.g. a ledger commit in between)
+    changed, before = commits("-n", "2", "--", "espnet_bljust")
+    parent = commits("-n", "1", f"{changed}^")[0]
+    runs = [dict(strategy="bljust", seed=1, commits=dict(test=parent), checkouts=dict(test=before)),
+            dict(strategy="just", seed=1, commits=dict(test=before), checkouts=dict(test=changed))]
+    assert commits_line(runs) == (
+        "Commits the final runs' jobs ran at (strategy seed): test decoding "
+        + ", ".join(sorted([f"{parent[:7]} (bljust 1)",
+                            f"{before[:7]} (modules not preloaded: {changed[:7]}) (just 1)"]))
+        + ".\n")
+
+
 def test_chosen_text_gives_the_knobs_its_strategy_uses():
     chosen = dict(name="x_t3", train_args="--lr 0.002", exploration_frac=0.2, finetune_frac=0.2,
                   lower_steps_per_upper=1, dev_cer=39.72)  # fmt: skip
