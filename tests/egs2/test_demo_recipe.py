@@ -271,10 +271,12 @@ def test_valid_set_decoded_as_a_test_set_is_filtered_like_training(full_run, tmp
     copy = tmp_path / "copy"
     shutil.copytree(recipe, copy, symlinks=True, ignore=shutil.ignore_patterns("exp", "dump", "downloads"))
     done = run_recipe(copy, env, "--stage", "3", "--stop_stage", "4", "--speed_perturb_factors",
-                      FACTORS, "--test_sets", "test dev")  # fmt: skip
+                      FACTORS, "--test_sets", "test dev test")  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    # dev is the valid set: formatted into org/ once, then filtered into dump/raw/dev
+    # dev is the valid set: formatted into org/ once, then filtered into dump/raw/dev;
+    # a set listed twice is one set
     assert done.stdout.count("stage 3: formatting data/dev") == 1
+    assert done.stdout.count("stage 3: formatting data/test") == 1
     assert len(lines(copy / "dump" / "raw" / "org" / "dev" / "wav.scp")) == 12
     assert len(lines(copy / "dump" / "raw" / "dev" / "wav.scp")) == 12
     assert not (copy / "dump" / "raw" / "org" / "test").exists()

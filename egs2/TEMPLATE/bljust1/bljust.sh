@@ -136,6 +136,7 @@ awk -v lo="${min_wav_duration}" -v hi="${max_wav_duration}" 'BEGIN { exit !(lo <
 for o in train_set unlabeled_set valid_set test_sets; do
     [ -n "${!o// /}" ] || die "--${o} is empty: name the set (see --help)"
 done
+test_sets=$(echo ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++' | xargs)  # each set once
 [ "${feats_type}" = raw ] || die "--feats_type ${feats_type}: only raw (the model reads the dumped audio)"
 [ "${audio_format}" = wav ] || die "--audio_format ${audio_format}: only wav (the dump is PCM16 wav)"
 
@@ -211,7 +212,7 @@ lm_model_opts=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${
 strategy_opts=()
 [ -n "${strategy}" ] && strategy_opts=(--strategy "${strategy}")
 [ -n "${corpus_name}" ] || corpus_name=$(basename "$(dirname "${PWD}")")
-labeled_sets="${train_set} ${valid_set} ${test_sets}"
+labeled_sets=$(echo ${train_set} ${valid_set} ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++' | xargs)
 
 run_stage() {
     # run_stage <N> <skip flag value>: whether stage N is to run.
@@ -667,6 +668,7 @@ if run_stage 11 "${skip_train}"; then
             ${python} -m espnet_bljust.bin.bljust_train --ngpu "${ngpu}" \
             "${train_opts[@]}" ${asr_args} > /dev/null 2>&1 &
     else
+        rm -f "${asr_exp}/launch.log"  # this launch's only
         log "stage 11: training on ${num_nodes} node(s) x ${ngpu} GPU(s) through" \
             "espnet2.bin.launch -> ${asr_exp} (log: ${train_log})"
         # shellcheck disable=SC2086

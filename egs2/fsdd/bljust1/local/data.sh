@@ -25,8 +25,10 @@ fsdd_tag=v1.0.10    # the release downloaded when $FSDD is absent
 
 . ./db.sh
 
-# A folder given as $FSDD must be an FSDD root: a wrong path is named, not downloaded over.
-if [ -d "${FSDD}" ] && [ ! -d "${FSDD}/recordings" ] && [ ! -d "${FSDD}/recordings_16k" ]; then
+# A folder given as $FSDD must be an FSDD root: a wrong path is named, not downloaded over
+# (a folder under downloads/ is this script's own unpacking, redone below when incomplete).
+if [ -d "${FSDD}" ] && [ ! -d "${FSDD}/recordings" ] && [ ! -d "${FSDD}/recordings_16k" ] \
+        && [[ "${FSDD}" != downloads/* ]]; then
     echo "$0: FSDD=${FSDD} holds neither recordings/ nor recordings_16k/ (set FSDD in db.sh or" \
          "the environment to the root of an FSDD copy)" >&2
     exit 1
