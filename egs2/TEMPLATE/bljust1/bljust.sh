@@ -48,6 +48,8 @@ set -euo pipefail
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (bljust.sh) $*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
+# unique_words <words...>: each word once, in first-seen order (a set named twice is one set)
+unique_words() { echo "$@" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | xargs; }
 
 full_command="$0$(printf ' %q' "$@")"
 min_stage=1
@@ -136,7 +138,7 @@ awk -v lo="${min_wav_duration}" -v hi="${max_wav_duration}" 'BEGIN { exit !(lo <
 for o in train_set unlabeled_set valid_set test_sets; do
     [ -n "${!o// /}" ] || die "--${o} is empty: name the set (see --help)"
 done
-test_sets=$(echo ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++' | xargs)  # each set once
+test_sets=$(unique_words ${test_sets})
 [ "${feats_type}" = raw ] || die "--feats_type ${feats_type}: only raw (the model reads the dumped audio)"
 [ "${audio_format}" = wav ] || die "--audio_format ${audio_format}: only wav (the dump is PCM16 wav)"
 
@@ -212,7 +214,7 @@ lm_model_opts=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${
 strategy_opts=()
 [ -n "${strategy}" ] && strategy_opts=(--strategy "${strategy}")
 [ -n "${corpus_name}" ] || corpus_name=$(basename "$(dirname "${PWD}")")
-labeled_sets=$(echo ${train_set} ${valid_set} ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++' | xargs)
+labeled_sets=$(unique_words ${train_set} ${valid_set} ${test_sets})
 
 run_stage() {
     # run_stage <N> <skip flag value>: whether stage N is to run.
@@ -457,7 +459,7 @@ fi
 if run_stage 3 "${skip_data_prep}"; then
     # as asr.sh: the training and valid sets into org/ (stage 4 filters them into
     # dump/raw/), the other test sets straight into dump/raw/; each set once
-    for s in $(echo ${train_set} ${unlabeled_set} ${valid_set} ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++'); do
+    for s in $(unique_words ${train_set} ${unlabeled_set} ${valid_set} ${test_sets}); do
         [ -f "${data}/${s}/wav.scp" ] || die "stage 3: ${data}/${s}/wav.scp missing (run stages 1-2)"
         out="${raw}/org/${s}"
         case " ${train_set} ${unlabeled_set} ${valid_set} " in
@@ -502,7 +504,7 @@ if run_stage 4 "${skip_data_prep}"; then
     dur_opts="--min_duration ${min_wav_duration} --max_duration ${max_wav_duration}"
     items=("${raw}/${train_set}:${audio_opts} ${dur_opts}"
            "${raw}/${unlabeled_set}:--unlabeled ${audio_opts} ${dur_opts}")
-    for s in $(echo ${valid_set} ${test_sets} | tr ' ' '\n' | awk '!seen[$0]++'); do
+    for s in $(unique_words ${valid_set} ${test_sets}); do
         [ "${s}" = "${train_set}" ] || [ "${s}" = "${unlabeled_set}" ] || items+=("${raw}/${s}:${audio_opts}")
     done
     validate_sets "${expdir}/validate_dump" "${items[@]}"
